@@ -1,0 +1,40 @@
+# The README's two commands are `make demo` and `make test`; both set up what is missing.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTHON ?= python3.11
+export PYTHON VENV
+
+EXT_SOURCES := $(wildcard csrc/*.h csrc/*.cpp csrc/*/*.h csrc/*/*.cpp csrc/*/*.cu) setup.py
+SETUP_STAMP := $(VENV)/.iou-aware-setup
+EXT_STAMP := $(VENV)/.iou-aware-ext
+
+.PHONY: setup demo test test-fast cuda-check benchmark clean
+
+# Full environment: torch, mmcv (cached wheel or a one-time build), mmdet, this package.
+setup: $(EXT_STAMP)
+
+$(SETUP_STAMP): scripts/setup_env.sh scripts/build_mmcv_wheel.sh pyproject.toml
+	bash scripts/setup_env.sh
+	touch $@
+
+# Rebuild the compiled extension whenever its sources change.
+$(EXT_STAMP): $(SETUP_STAMP) $(EXT_SOURCES)
+	bash scripts/build_ext.sh $(PY)
+	touch $@
+
+demo: setup
+	$(PY) tools/demo.py
+
+test: setup
+	$(PY) -m pytest tests $(PYTEST_ARGS)
+
+# Compile (not run: no GPU needed) the CUDA build of the extension with nvcc.
+cuda-check: setup
+	bash scripts/cuda_compile_check.sh $(PY)
+
+benchmark: setup
+	$(PY) tools/benchmark_prroi_pool.py
+
+clean:
+	rm -rf build iou_aware/_C*.so $(EXT_STAMP)

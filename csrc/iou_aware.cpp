@@ -1,0 +1,28 @@
+// The iou_aware op library: every op schema is defined here, once. Kernels are registered
+// per device next to their code (prroi_pool/prroi_pool_cpu.cpp, prroi_pool_cuda.cu).
+// Autograd and fake (meta) kernels are registered from Python (iou_aware/ops/).
+#include <Python.h>
+#include <torch/library.h>
+
+// Importing iou_aware._C runs the static registrations below; the module itself is empty,
+// which spares us pybind11 (and its compile time).
+extern "C" PyObject* PyInit__C(void) {
+  static struct PyModuleDef module_def = {PyModuleDef_HEAD_INIT, "_C", nullptr, -1, nullptr};
+  return PyModule_Create(&module_def);
+}
+
+TORCH_LIBRARY(iou_aware, m) {
+  // input [N, C, H, W]; rois [K, 5] = (batch_index, x1, y1, x2, y2); -> [K, C, ph, pw]
+  m.def(
+      "prroi_pool_forward(Tensor input, Tensor rois, SymInt pooled_height, "
+      "SymInt pooled_width, float spatial_scale) -> Tensor");
+  // -> gradient w.r.t. input, [batch_size, channels, height, width]
+  m.def(
+      "prroi_pool_backward_input(Tensor grad_output, Tensor rois, SymInt pooled_height, "
+      "SymInt pooled_width, float spatial_scale, SymInt batch_size, SymInt channels, "
+      "SymInt height, SymInt width) -> Tensor");
+  // -> gradient w.r.t. rois, [K, 5] (zero in the batch-index column)
+  m.def(
+      "prroi_pool_backward_rois(Tensor grad_output, Tensor output, Tensor input, Tensor rois, "
+      "SymInt pooled_height, SymInt pooled_width, float spatial_scale) -> Tensor");
+}

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# One-command environment for iou-aware: .venv with torch, mmengine, mmcv (with ops),
+# mmdet, pycocotools, and this package installed editable with its compiled extension.
+#
+# Idempotent: each stage is skipped when already done, so `make test` after the first
+# setup costs seconds. The mmcv wheel (a ~25 min build on 2 cores) is cached outside the
+# repo, keyed by mmcv, torch and Python versions, so fresh clones and CI reuse it.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+
+PYTHON=${PYTHON:-python3.11}
+VENV=${VENV:-.venv}
+TORCH_VERSION=2.14.1
+TORCHVISION_VERSION=0.29.1
+MMENGINE_VERSION=0.10.7
+MMCV_VERSION=2.1.0
+MMDET_VERSION=3.3.0
+CACHE_DIR=${IOU_AWARE_CACHE:-$HOME/.cache/iou-aware}
+
+stage() { printf '[setup] %s\n' "$*"; }
+die() { printf '[setup] ERROR: %s\n' "$*" >&2; exit 1; }
+
+# --- prerequisites: say what is missing instead of failing deep inside a build ---------
+command -v "$PYTHON" >/dev/null 2>&1 \
+  || die "'$PYTHON' not found. iou-aware needs Python 3.11 (torch $TORCH_VERSION wheels are for 3.11); install it or set PYTHON=/path/to/python3.11."
+pyver=$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null) \
+  || die "'$PYTHON' does not run."
+[ "$pyver" = "3.11" ] \
+  || die "'$PYTHON' is Python $pyver; iou-aware needs Python 3.11. Set PYTHON=/path/to/python3.11."
+"$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1 \
+  || die "'$PYTHON' lacks the venv/ensurepip modules (Debian: apt-get install python3.11-venv)."
+CXX_BIN=${CXX:-g++}
+command -v "$CXX_BIN" >/dev/null 2>&1 \
+  || die "no C++ compiler ('$CXX_BIN' not found). Install g++ >= 10 (Debian: apt-get install g++) or set CXX."
+"$PYTHON" - <<'PY' || die "Python headers missing (Python.h); Debian: apt-get install python3.11-dev."
+import os, sysconfig, sys
+sys.exit(0 if os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")) else 1)
+PY
+
+# --- venv ------------------------------------------------------------------------------
+if [ ! -x "$VENV/bin/python" ]; then
+  stage "creating $VENV with $PYTHON ($pyver)"
+  "$PYTHON" -m venv "$VENV"
+fi
+PY="$here/$VENV/bin/python"
+PIP=("$PY" -m pip --disable-pip-version-check)
+
+have() {  # have DIST VERSION: is that exact distribution version installed in the venv?
+  "$PY" - "$1" "$2" <<'PY' 2>/dev/null
+import sys
+from importlib.metadata import version, PackageNotFoundError
+try:
+    sys.exit(0 if version(sys.argv[1]).split("+")[0] == sys.argv[2] else 1)
+except PackageNotFoundError:
+    sys.exit(1)
+PY
+}
+
+if ! have torch "$TORCH_VERSION" || ! have torchvision "$TORCHVISION_VERSION"; then
+  stage "installing torch $TORCH_VERSION and torchvision $TORCHVISION_VERSION (~2 min)"
+  "${PIP[@]}" install -q "torch==$TORCH_VERSION" "torchvision==$TORCHVISION_VERSION"
+fi
+
+# Build tooling: mmcv's setup.py imports pkg_resources, gone from setuptools >= 70.
+if ! "$PY" -c 'import ninja, wheel, pkg_resources' >/dev/null 2>&1; then
+  stage "installing build tools (setuptools<70, wheel, ninja)"
+  "${PIP[@]}" install -q "setuptools<70" wheel ninja
+fi
+
+# --- mmcv with compiled ops: cached wheel or a build from the registry's sdist ---------
+if ! have mmcv "$MMCV_VERSION" || ! "$PY" -c 'import mmcv.ops' >/dev/null 2>&1; then
+  tag=$("$PY" -c 'import sys, torch; print("torch%s-cp%d%d" % (torch.__version__.split("+")[0], *sys.version_info[:2]))')
+  wheel_dir="$CACHE_DIR/wheels/mmcv-$MMCV_VERSION-$tag"
+  wheel=$(ls "$wheel_dir"/mmcv-"$MMCV_VERSION"-*.whl 2>/dev/null | head -n 1 || true)
+  if [ -z "$wheel" ]; then
+    bash "$here/scripts/build_mmcv_wheel.sh" "$PY" "$MMCV_VERSION" "$wheel_dir"
+    wheel=$(ls "$wheel_dir"/mmcv-"$MMCV_VERSION"-*.whl | head -n 1)
+  else
+    stage "using cached mmcv wheel $wheel"
+  fi
+  "${PIP[@]}" install -q "$wheel"
+fi
+
+# --- the rest of the stack -------------------------------------------------------------
+if ! have mmengine "$MMENGINE_VERSION" || ! have mmdet "$MMDET_VERSION" \
+   || ! "$PY" -c 'import pycocotools, pytest, matplotlib, scipy' >/dev/null 2>&1; then
+  stage "installing mmengine $MMENGINE_VERSION, mmdet $MMDET_VERSION, pycocotools, pytest"
+  "${PIP[@]}" install -q "mmengine==$MMENGINE_VERSION" "mmdet==$MMDET_VERSION" \
+    pycocotools pytest matplotlib scipy
+fi
+
+stage "building and installing iou-aware (editable, compiled extension)"
+bash "$here/scripts/build_ext.sh" "$PY"
+
+"$PY" -c 'import iou_aware, mmcv.ops, mmdet; print("[setup] ready: iou_aware", iou_aware.__version__, "| mmcv", mmcv.__version__, "| mmdet", mmdet.__version__)'
