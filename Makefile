@@ -14,9 +14,9 @@ EXT_STAMP := $(VENV)/.iou-aware-ext
 # Full environment: torch, mmcv (cached wheel or a one-time build), mmdet, this package.
 setup: $(EXT_STAMP)
 
-$(SETUP_STAMP): scripts/setup_env.sh scripts/build_mmcv_wheel.sh pyproject.toml
+$(SETUP_STAMP): scripts/setup_env.sh scripts/build_mmcv_wheel.sh scripts/build_ext.sh pyproject.toml
 	bash scripts/setup_env.sh
-	touch $@
+	touch $@ $(EXT_STAMP)
 
 # Rebuild the compiled extension whenever its sources change.
 $(EXT_STAMP): $(SETUP_STAMP) $(EXT_SOURCES)

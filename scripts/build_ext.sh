@@ -4,5 +4,5 @@
 set -euo pipefail
 PY=$1
 cd "$(dirname "$0")/.."
-"$PY" -m pip --disable-pip-version-check install -q --no-build-isolation --no-deps -e . \
+PY="$PY" bash scripts/pip_quiet.sh install -q --no-build-isolation --no-deps -e . \
   || { echo "[setup] ERROR: building iou_aware._C failed (see the compiler output above)" >&2; exit 1; }

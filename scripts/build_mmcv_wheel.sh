@@ -7,20 +7,31 @@
 # unpacked sdist (never in an installed package) and build with the venv's torch.
 set -euo pipefail
 PY=$1; VERSION=$2; OUT=$3
+export PY
 stage() { printf '[setup] mmcv: %s\n' "$*"; }
 die() { printf '[setup] ERROR: mmcv: %s\n' "$*" >&2; exit 1; }
 
 mkdir -p "$OUT"
 work=$(mktemp -d "${TMPDIR:-/tmp}/mmcv-build.XXXXXX")
 log="$OUT/build.log"
-trap 'kill "$ticker" 2>/dev/null || true; rm -rf "$work"' EXIT
 ticker=
+cleanup() {
+  kill "$ticker" 2>/dev/null || true
+  rm -rf "$work"
+  # Back to the setuptools the rest of the stack wants (see setup_env.sh).
+  [ -n "${SETUPTOOLS_SPEC:-}" ] && bash "$(dirname "$0")/pip_quiet.sh" install -q "$SETUPTOOLS_SPEC" >>"$log" 2>&1 || true
+}
+trap cleanup EXIT
 
 stage "no cached wheel for this torch/Python; building mmcv $VERSION from source (~25 min on 2 cores)"
 stage "build log: $log"
 stage "downloading the sdist"
+# mmcv 2.1.0's setup.py is known to build with setuptools < 70 (pkg_resources, legacy
+# build_ext behaviour); use exactly that for the build, restored afterwards.
+"$PY" -m pip --disable-pip-version-check install -q "setuptools<70" >"$log" 2>&1 \
+  || die "could not install setuptools<70 for the build; see $log"
 "$PY" -m pip --disable-pip-version-check download -q --no-deps --no-binary :all: \
-  "mmcv==$VERSION" -d "$work" >"$log" 2>&1 || die "download failed; see $log"
+  "mmcv==$VERSION" -d "$work" >>"$log" 2>&1 || die "download failed; see $log"
 tar -xzf "$work"/mmcv-"$VERSION".tar.gz -C "$work"
 src="$work/mmcv-$VERSION"
 
@@ -32,7 +43,7 @@ grep -q -- '-std=c++20' "$src/setup.py" \
 stage "compiling ops (CPU$( [ -n "${FORCE_CUDA:-}" ] && echo ' + CUDA')); progress every minute"
 # Report ninja's [done/total] counter once a minute so a long build is visibly alive.
 ( while sleep 60; do
-    p=$(grep -aoE '^\[[0-9]+/[0-9]+\]' "$log" | tail -n 1 || true)
+    p=$(grep -aoE '^\s*\[[0-9]+/[0-9]+\]' "$log" | tail -n 1 || true)
     [ -n "$p" ] && stage "compiled $p units"
   done ) &
 ticker=$!

@@ -45,7 +45,8 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
 fi
 PY="$here/$VENV/bin/python"
-PIP=("$PY" -m pip --disable-pip-version-check)
+export PY
+PIP=(bash "$here/scripts/pip_quiet.sh")
 
 have() {  # have DIST VERSION: is that exact distribution version installed in the venv?
   "$PY" - "$1" "$2" <<'PY' 2>/dev/null
@@ -63,10 +64,13 @@ if ! have torch "$TORCH_VERSION" || ! have torchvision "$TORCHVISION_VERSION"; t
   "${PIP[@]}" install -q "torch==$TORCH_VERSION" "torchvision==$TORCHVISION_VERSION"
 fi
 
-# Build tooling: mmcv's setup.py imports pkg_resources, gone from setuptools >= 70.
-if ! "$PY" -c 'import ninja, wheel, pkg_resources' >/dev/null 2>&1; then
-  stage "installing build tools (setuptools<70, wheel, ninja)"
-  "${PIP[@]}" install -q "setuptools<70" wheel ninja
+# Build tooling. torch 2.14 wants setuptools >= 77; mmengine imports pkg_resources (to
+# resolve `mmdet::` config paths), which setuptools removes from 81 on.
+SETUPTOOLS_SPEC="setuptools>=77,<81"
+export SETUPTOOLS_SPEC
+if ! "$PY" -c 'import ninja, wheel, setuptools, sys; v = int(setuptools.__version__.split(".")[0]); sys.exit(not 77 <= v < 81)' >/dev/null 2>&1; then
+  stage "installing build tools ($SETUPTOOLS_SPEC, wheel, ninja)"
+  "${PIP[@]}" install -q "$SETUPTOOLS_SPEC" wheel ninja
 fi
 
 # --- mmcv with compiled ops: cached wheel or a build from the registry's sdist ---------

@@ -1,0 +1,8 @@
+# Runtime of the shapes benchmark: mmdet's defaults, a fixed seed, logs every 50 steps.
+_base_ = 'mmdet::_base_/default_runtime.py'
+custom_imports = dict(imports=['iou_aware'], allow_failed_imports=False)
+default_hooks = dict(
+    logger=dict(type='LoggerHook', interval=50),
+    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=1))
+randomness = dict(seed=0)
+log_processor = dict(type='LogProcessor', window_size=50, by_epoch=True)

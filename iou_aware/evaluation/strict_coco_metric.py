@@ -1,0 +1,70 @@
+"""COCO bbox metric that also reports AP at strict IoU thresholds (AP80, AP90)."""
+import contextlib
+import io
+import os.path as osp
+import tempfile
+
+import numpy as np
+from mmdet.datasets.api_wrappers import COCOeval
+from mmdet.evaluation import CocoMetric
+from mmdet.registry import METRICS
+from mmengine.fileio import load
+from mmengine.logging import MMLogger
+
+
+def ap_at_iou_thresholds(coco_eval):
+    """AP (all areas, the last maxDets) at each of ``coco_eval.params.iouThrs``, from an
+    evaluated and accumulated COCOeval; -1 where no ground truth exists."""
+    precision = coco_eval.eval['precision'][:, :, :, 0, -1]  # [T, R, K]
+    aps = []
+    for t in range(precision.shape[0]):
+        valid = precision[t][precision[t] > -1]
+        aps.append(float(np.mean(valid)) if valid.size else -1.0)
+    return aps
+
+
+@METRICS.register_module()
+class StrictIoUCocoMetric(CocoMetric):
+    """``CocoMetric`` plus ``bbox_mAP_80`` and ``bbox_mAP_90``.
+
+    COCOeval's summary reports AP50 and AP75 only, and mmdet's CocoMetric keeps its COCOeval
+    local, so after the standard evaluation the bbox results are evaluated once more over
+    the same thresholds (a few seconds on a small val set) to read AP at every threshold.
+
+    Args:
+        strict_iou_thrs (Sequence[float]): extra thresholds reported as ``bbox_mAP_<100*t>``.
+    """
+
+    def __init__(self, *args, strict_iou_thrs=(0.8, 0.9), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.strict_iou_thrs = tuple(strict_iou_thrs)
+
+    def compute_metrics(self, results):
+        eval_results = super().compute_metrics(results)
+        if self.format_only or 'bbox' not in self.metrics or not results:
+            return eval_results
+        for thr in self.strict_iou_thrs:
+            eval_results[f'bbox_mAP_{round(thr * 100)}'] = -1.0
+        preds = [pred for _, pred in results]
+        with tempfile.TemporaryDirectory() as tmp:
+            result_files = self.results2json(preds, osp.join(tmp, 'results'))
+            detections = load(result_files['bbox'])
+            if not detections:
+                return eval_results
+            coco_eval = COCOeval(self._coco_api, self._coco_api.loadRes(detections), 'bbox')
+        coco_eval.params.catIds = self.cat_ids
+        coco_eval.params.imgIds = self.img_ids
+        coco_eval.params.maxDets = list(self.proposal_nums)
+        coco_eval.params.iouThrs = np.array(self.iou_thrs)
+        with contextlib.redirect_stdout(io.StringIO()):  # the first pass already logged
+            coco_eval.evaluate()
+            coco_eval.accumulate()
+        aps = ap_at_iou_thresholds(coco_eval)
+        for thr in self.strict_iou_thrs:
+            idx = np.flatnonzero(np.isclose(coco_eval.params.iouThrs, thr))
+            if idx.size:
+                eval_results[f'bbox_mAP_{round(thr * 100)}'] = round(aps[idx[0]], 3)
+        MMLogger.get_current_instance().info(
+            'bbox AP by IoU threshold: ' + ' '.join(
+                f'{t:.2f}:{ap:.3f}' for t, ap in zip(coco_eval.params.iouThrs, aps)))
+        return eval_results

@@ -1,0 +1,3 @@
+from .prroi_extractor import PrRoIExtractor
+
+__all__ = ['PrRoIExtractor']

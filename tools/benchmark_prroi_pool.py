@@ -1,0 +1,126 @@
+"""Time PrRoIPool against torchvision's roi_align (and the pure-PyTorch reference) on a
+Faster R-CNN-like workload, side by side in one run, and print ratios.
+
+Workload (defaults): one FPN level P2 of an 800x1216 image (stride 4, 200x304), 256
+channels, 7x7 bins, 512 RoIs. mmdet maps RoIs smaller than 112 px to P2, so the "fpn" mix
+draws sizes log-uniformly in [16, 112] px with aspect ratios in [1/2, 2]; the "large" mix
+puts 64-448 px boxes on the same level to show how cost grows with RoI size (PrRoIPool
+reads every grid value under a bin; roi_align reads a fixed 4 samples per bin).
+
+    python tools/benchmark_prroi_pool.py [--rois 512] [--channels 256] [--repeat 5]
+"""
+import argparse
+import math
+import statistics
+import time
+
+import torch
+from torchvision.ops import roi_align
+
+from iou_aware.ops import has_extension, prroi_pool, prroi_pool_reference
+
+
+def make_rois(num, img_h, img_w, min_size, max_size, generator):
+    size = torch.exp(torch.empty(num).uniform_(math.log(min_size), math.log(max_size), generator=generator))
+    aspect = torch.exp(torch.empty(num).uniform_(math.log(0.5), math.log(2.0), generator=generator))
+    w, h = size * aspect.sqrt(), size / aspect.sqrt()
+    x1 = torch.rand(num, generator=generator) * (img_w - w)
+    y1 = torch.rand(num, generator=generator) * (img_h - h)
+    return torch.stack([torch.zeros(num), x1, y1, x1 + w, y1 + h], dim=1)
+
+
+def timeit(fn, repeat, warmup=1):
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def forward_backward(pool, feats, rois, rois_grad=False):
+    def run():
+        x = feats.detach().requires_grad_()
+        r = rois.detach().requires_grad_(rois_grad)
+        out = pool(x, r)
+        out.backward(torch.ones_like(out))
+    return run
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--rois', type=int, default=512)
+    parser.add_argument('--channels', type=int, default=256)
+    parser.add_argument('--height', type=int, default=200)
+    parser.add_argument('--width', type=int, default=304)
+    parser.add_argument('--output-size', type=int, default=7)
+    parser.add_argument('--repeat', type=int, default=5)
+    parser.add_argument('--reference-rois', type=int, default=4,
+                        help='the pure-PyTorch reference is timed on this many RoIs and '
+                        'scaled per RoI (it loops in Python; the full set takes minutes)')
+    parser.add_argument('--device', default='cpu')
+    args = parser.parse_args()
+    if not has_extension():
+        raise SystemExit('iou_aware._C is not built: run `make setup` first')
+
+    scale, size = 0.25, args.output_size
+    g = torch.Generator().manual_seed(0)
+    feats = torch.randn(1, args.channels, args.height, args.width, generator=g).to(args.device)
+    img_h, img_w = args.height / scale, args.width / scale
+    pr = lambda x, r: prroi_pool(x, r, size, scale)  # noqa: E731
+    ra = {sr: (lambda x, r, sr=sr: roi_align(x, r, size, scale, sampling_ratio=sr, aligned=False))
+          for sr in (2, 0)}
+    sync = torch.cuda.synchronize if args.device.startswith('cuda') else (lambda: None)
+
+    def t(fn):
+        def run():
+            fn()
+            sync()
+        return timeit(run, args.repeat)
+
+    print(f'torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}; '
+          f'feature map 1x{args.channels}x{args.height}x{args.width}, stride 4, '
+          f'{args.rois} RoIs, {size}x{size} bins, median of {args.repeat}')
+    mixes = {'fpn (16-112 px)': (16, 112), 'large (64-448 px)': (64, 448)}
+    for mix, (lo, hi) in mixes.items():
+        rois = make_rois(args.rois, img_h, img_w, lo, hi, g).to(args.device)
+        with torch.no_grad():
+            f_pr, f_sr2, f_sr0 = t(lambda: pr(feats, rois)), t(lambda: ra[2](feats, rois)), t(lambda: ra[0](feats, rois))
+        b_pr = t(forward_backward(pr, feats, rois))
+        b_prc = t(forward_backward(pr, feats, rois, rois_grad=True))
+        b_sr2, b_sr0 = t(forward_backward(ra[2], feats, rois)), t(forward_backward(ra[0], feats, rois))
+        print(f'\n[{mix}]')
+        print(f'{"op":<44}{"forward ms":>12}{"fwd+bwd ms":>12}')
+        rows = [('PrRoIPool (iou_aware)', f_pr, b_pr),
+                ('PrRoIPool, + box-coordinate gradient', None, b_prc),
+                ('roi_align sampling_ratio=2', f_sr2, b_sr2),
+                ('roi_align sampling_ratio=0 (adaptive)', f_sr0, b_sr0)]
+        if args.device.startswith('cuda'):
+            try:
+                from mmcv.ops import PrRoIPool as MMCVPrRoIPool
+                m = MMCVPrRoIPool(size, scale)
+                with torch.no_grad():
+                    f_mm = t(lambda: m(feats, rois))
+                rows.append(('mmcv PrRoIPool (CUDA)', f_mm, t(forward_backward(m, feats, rois))))
+            except ImportError:
+                pass
+        if args.device == 'cpu' and args.reference_rois > 0:
+            sub = rois[:args.reference_rois]
+            per_roi = timeit(lambda: prroi_pool_reference(feats, sub, size, size, scale), 1, 0) / len(sub)
+            rows.append((f'pure-PyTorch reference (x{len(rois)}/{len(sub)} RoIs)', per_roi * len(rois), None))
+        fmt = lambda v: f'{v * 1e3:12.1f}' if v is not None else f'{"-":>12}'  # noqa: E731
+        for name, f, b in rows:
+            print(f'{name:<44}{fmt(f)}{fmt(b)}')
+        print(f'ratios: PrRoIPool / roi_align(sr=2): forward {f_pr / f_sr2:.2f}x, '
+              f'fwd+bwd {b_pr / b_sr2:.2f}x; / roi_align(sr=0): forward {f_pr / f_sr0:.2f}x, '
+              f'fwd+bwd {b_pr / b_sr0:.2f}x', end='')
+        if args.device == 'cpu' and args.reference_rois > 0:
+            print(f'; reference / PrRoIPool forward: {rows[-1][1] / f_pr:.0f}x')
+        else:
+            print()
+
+
+if __name__ == '__main__':
+    main()
