@@ -11,7 +11,8 @@ from mmengine.config import DictAction
 from mmengine.runner import Runner
 
 import iou_aware  # noqa: F401  (registers our components before the config is built)
-from iou_aware.utils.cli import check_datasets_or_fail, default_work_dir, fail, load_config
+from iou_aware.utils.cli import (check_datasets_or_fail, default_work_dir, fail, load_config,
+                                 run_or_fail)
 
 
 def parse_args(argv=None):
@@ -50,7 +51,7 @@ def build_runner(args):
 
 def main(argv=None):
     args = parse_args(argv)
-    metrics = build_runner(args).test()
+    metrics = run_or_fail(build_runner(args).test)
     if args.metrics_json:
         with open(args.metrics_json, 'w') as f:
             json.dump({k: float(v) for k, v in metrics.items()}, f, indent=2, sort_keys=True)

@@ -10,7 +10,8 @@ from mmengine.config import DictAction
 from mmengine.runner import Runner
 
 import iou_aware  # noqa: F401  (registers our components before the config is built)
-from iou_aware.utils.cli import check_datasets_or_fail, default_work_dir, fail, load_config
+from iou_aware.utils.cli import (check_datasets_or_fail, default_work_dir, fail, load_config,
+                                 run_or_fail)
 
 
 def parse_args(argv=None):
@@ -61,7 +62,7 @@ def build_runner(args):
 
 def main(argv=None):
     runner = build_runner(parse_args(argv))
-    runner.train()
+    run_or_fail(runner.train)
 
 
 if __name__ == '__main__':

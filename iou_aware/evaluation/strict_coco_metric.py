@@ -43,15 +43,21 @@ class StrictIoUCocoMetric(CocoMetric):
         eval_results = super().compute_metrics(results)
         if self.format_only or 'bbox' not in self.metrics or not results:
             return eval_results
-        for thr in self.strict_iou_thrs:
-            eval_results[f'bbox_mAP_{round(thr * 100)}'] = -1.0
         preds = [pred for _, pred in results]
         with tempfile.TemporaryDirectory() as tmp:
             result_files = self.results2json(preds, osp.join(tmp, 'results'))
             detections = load(result_files['bbox'])
-            if not detections:
-                return eval_results
-            coco_eval = COCOeval(self._coco_api, self._coco_api.loadRes(detections), 'bbox')
+        if not detections:
+            # mmdet logs an error and returns no bbox keys; with no detections every AP is
+            # 0, and a complete report keeps tables and scripts working.
+            MMLogger.get_current_instance().warning(
+                'the model made no detections on the whole dataset: every AP is 0')
+            keys = ['mAP', 'mAP_50', 'mAP_75', 'mAP_s', 'mAP_m', 'mAP_l']
+            keys += [f'mAP_{round(t * 100)}' for t in self.strict_iou_thrs]
+            for key in keys:
+                eval_results.setdefault(f'bbox_{key}', 0.0)
+            return eval_results
+        coco_eval = COCOeval(self._coco_api, self._coco_api.loadRes(detections), 'bbox')
         coco_eval.params.catIds = self.cat_ids
         coco_eval.params.imgIds = self.img_ids
         coco_eval.params.maxDets = list(self.proposal_nums)
@@ -62,8 +68,7 @@ class StrictIoUCocoMetric(CocoMetric):
         aps = ap_at_iou_thresholds(coco_eval)
         for thr in self.strict_iou_thrs:
             idx = np.flatnonzero(np.isclose(coco_eval.params.iouThrs, thr))
-            if idx.size:
-                eval_results[f'bbox_mAP_{round(thr * 100)}'] = round(aps[idx[0]], 3)
+            eval_results[f'bbox_mAP_{round(thr * 100)}'] = round(aps[idx[0]], 3) if idx.size else -1.0
         MMLogger.get_current_instance().info(
             'bbox AP by IoU threshold: ' + ' '.join(
                 f'{t:.2f}:{ap:.3f}' for t, ap in zip(coco_eval.params.iouThrs, aps)))

@@ -32,5 +32,17 @@ def check_datasets_or_fail(cfg, splits):
         fail(str(exc))
 
 
+def run_or_fail(fn):
+    """Run ``fn()``; turn torch's refusal to load an unsafe checkpoint into one line."""
+    import pickle
+    try:
+        return fn()
+    except pickle.UnpicklingError as exc:
+        first = str(exc).strip().splitlines()[0][:200]
+        fail('torch refuses to load the checkpoint with weights_only=True (it pickles '
+             f'arbitrary Python objects): {first}. If you trust the file, rerun with '
+             'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1.')
+
+
 def default_work_dir(config_path):
     return osp.join('./work_dirs', osp.splitext(osp.basename(config_path))[0])

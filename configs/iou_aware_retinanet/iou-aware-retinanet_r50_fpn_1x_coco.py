@@ -1,0 +1,9 @@
+# IoU-aware RetinaNet R50-FPN 1x on COCO (for GPU users): mmdet's RetinaNet with the IoU
+# branch (BCE, gradient through the IoU target) and score fusion cls^0.5 * IoU^0.5.
+_base_ = '../retinanet/retinanet_r50_fpn_1x_coco.py'
+model = dict(
+    bbox_head=dict(
+        type='IoUAwareRetinaHead',
+        loss_iou=dict(type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.0),
+        detach_iou_target=False),
+    test_cfg=dict(alpha=0.5))

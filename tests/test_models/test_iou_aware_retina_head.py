@@ -1,0 +1,129 @@
+"""IoUAwareRetinaHead, tested the mmdet way: tiny features, a few classes, empty/one GT."""
+import pytest
+import torch
+from mmdet.models.dense_heads import RetinaHead
+from mmdet.registry import MODELS
+from mmengine.config import ConfigDict
+from mmengine.registry import init_default_scope
+from mmengine.structures import InstanceData
+from torchvision.ops import box_iou
+
+import iou_aware  # noqa: F401
+
+init_default_scope('mmdet')
+SIZE = 128
+STRIDES = [8, 16, 32, 64, 128]
+
+
+def head_cfg(**overrides):
+    cfg = dict(
+        type='IoUAwareRetinaHead', num_classes=4, in_channels=8, feat_channels=8, stacked_convs=1,
+        anchor_generator=dict(type='AnchorGenerator', octave_base_scale=4, scales_per_octave=3,
+                              ratios=[0.5, 1.0, 2.0], strides=STRIDES),
+        bbox_coder=dict(type='DeltaXYWHBBoxCoder', target_means=[0.0] * 4, target_stds=[1.0] * 4),
+        loss_cls=dict(type='FocalLoss', use_sigmoid=True, gamma=2.0, alpha=0.25, loss_weight=1.0),
+        loss_bbox=dict(type='L1Loss', loss_weight=1.0),
+        train_cfg=ConfigDict(assigner=dict(type='MaxIoUAssigner', pos_iou_thr=0.5, neg_iou_thr=0.4,
+                                           min_pos_iou=0, ignore_iof_thr=-1),
+                             sampler=dict(type='PseudoSampler'), allowed_border=-1, pos_weight=-1,
+                             debug=False),
+        test_cfg=ConfigDict(nms_pre=1000, min_bbox_size=0, score_thr=0.0,
+                            nms=dict(type='nms', iou_threshold=0.5), max_per_img=100, alpha=0.5))
+    cfg.update(overrides)
+    return cfg
+
+
+def inputs(seed=0):
+    g = torch.Generator().manual_seed(seed)
+    feats = [torch.rand(1, 8, SIZE // s, SIZE // s, generator=g) for s in STRIDES]
+    metas = [dict(img_shape=(SIZE, SIZE), pad_shape=(SIZE, SIZE), scale_factor=(1.0, 1.0))]
+    return feats, metas
+
+
+def gt(boxes, labels):
+    inst = InstanceData()
+    inst.bboxes = torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4)
+    inst.labels = torch.tensor(labels, dtype=torch.long)
+    return inst
+
+
+def losses_for(head, gt_instances, feats, metas):
+    outs = head(feats)
+    return head.loss_by_feat(*outs, [gt_instances], metas)
+
+
+def total(loss):
+    return sum(loss) if isinstance(loss, (list, tuple)) else loss
+
+
+def test_empty_gt_only_classification_loss():
+    head = MODELS.build(head_cfg())
+    losses = losses_for(head, gt([], []), *inputs())
+    assert total(losses['loss_cls']) > 0
+    assert total(losses['loss_bbox']) == 0
+    assert total(losses['loss_iou']) == 0
+
+
+def test_one_gt_all_losses_positive():
+    head = MODELS.build(head_cfg())
+    losses = losses_for(head, gt([[23.6, 31.3, 94.2, 110.7]], [2]), *inputs())
+    for key in ('loss_cls', 'loss_bbox', 'loss_iou'):
+        assert total(losses[key]) > 0, key
+
+
+def test_iou_targets_are_overlaps_of_decoded_predictions():
+    head = MODELS.build(head_cfg())
+    g = torch.Generator().manual_seed(1)
+    anchors = torch.tensor([[10.0, 10, 50, 40], [0, 0, 30, 60], [60, 20, 120, 100]])
+    gt_boxes = anchors + torch.randn(3, 4, generator=g) * 4
+    deltas = torch.randn(3, 4, generator=g) * 0.2
+    targets = head.iou_targets(anchors, deltas, head.bbox_coder.encode(anchors, gt_boxes))
+    want = box_iou(head.bbox_coder.decode(anchors, deltas), gt_boxes).diag()
+    torch.testing.assert_close(targets, want, rtol=1e-5, atol=1e-5)
+    assert targets.min() > 0.1 and targets.max() < 1  # a non-trivial case
+
+
+@pytest.mark.parametrize('detach', [False, True])
+def test_iou_loss_reaches_regression_branch_exactly_when_not_detached(detach):
+    head = MODELS.build(head_cfg(detach_iou_target=detach))
+    losses = losses_for(head, gt([[23.6, 31.3, 94.2, 110.7], [5, 60, 40, 120]], [2, 0]), *inputs())
+    total(losses['loss_iou']).backward()
+    reg_grad = head.retina_reg.weight.grad
+    assert head.retina_iou.weight.grad.abs().sum() > 0
+    if detach:
+        assert reg_grad is None or reg_grad.abs().sum() == 0
+    else:
+        assert reg_grad is not None and reg_grad.abs().sum() > 0
+
+
+def test_predict_fuses_scores_as_the_paper():
+    head = MODELS.build(head_cfg())
+    feats, metas = inputs()
+    head.eval()
+    with torch.no_grad():
+        (res,) = head.predict_by_feat(*head(feats), batch_img_metas=metas, rescale=False)
+    assert isinstance(res, InstanceData) and len(res) > 0
+    assert res.scores.min() >= 0 and res.scores.max() <= 1
+    torch.testing.assert_close(res.scores, res.cls_scores.sqrt() * res.pred_ious.sqrt())
+    assert torch.all(res.scores[:-1] >= res.scores[1:])  # ranked by the fused score
+
+
+def test_alpha_one_reproduces_retinanet():
+    torch.manual_seed(0)
+    cfg = head_cfg()
+    cfg['test_cfg']['alpha'] = 1.0
+    ours = MODELS.build(cfg)
+    base_cfg = {k: v for k, v in cfg.items() if k not in ('type',)}
+    base = RetinaHead(**base_cfg)
+    missing, unexpected = base.load_state_dict(ours.state_dict(), strict=False)
+    assert not missing and set(unexpected) == {'retina_iou.weight', 'retina_iou.bias'}
+    feats, metas = inputs(3)
+    ours.eval(), base.eval()
+    with torch.no_grad():
+        (a,) = ours.predict_by_feat(*ours(feats), batch_img_metas=metas, rescale=False)
+        cls, reg = base(feats)
+        (b,) = base.predict_by_feat(cls, reg, batch_img_metas=metas, rescale=False)
+    assert len(a) == len(b) > 0
+    torch.testing.assert_close(a.bboxes, b.bboxes)
+    torch.testing.assert_close(a.scores, b.scores)
+    torch.testing.assert_close(a.labels, b.labels)
