@@ -53,7 +53,7 @@ struct AtomicAdd {
 };
 
 template <typename T, typename Acc>
-__global__ void backward_input_kernel(int64_t total, const T* grad, const T* rois, T* grad_input,
+__global__ void backward_input_kernel(int64_t total, const T* grad, const T* rois, Acc* grad_input,
                                       int64_t N, int64_t C, int H, int W, int ph, int pw,
                                       Acc scale) {
   for (int64_t idx = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; idx < total;
