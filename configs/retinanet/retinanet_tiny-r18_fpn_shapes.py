@@ -18,5 +18,7 @@ model = dict(
         in_channels=64,
         feat_channels=64,
         stacked_convs=2,
+        # GroupNorm in the head: from scratch it converges markedly faster (as in FCOS/ATSS).
+        norm_cfg=dict(type='GN', num_groups=16, requires_grad=True),
         # Objects from 12 px: anchors start at 16 px on stride 8 (mmdet's COCO base is 32).
         anchor_generator=dict(octave_base_scale=2)))

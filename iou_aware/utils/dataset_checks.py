@@ -23,7 +23,12 @@ def _join(root, path):
 
 
 def check_coco_files(ann_file, img_dir, split):
-    """Raise DatasetError unless ``ann_file`` is a readable COCO json whose images exist."""
+    """Raise DatasetError unless ``ann_file`` is a readable COCO json whose images exist.
+
+    Deliberately lighter than ``iou_aware.datasets.validate_coco_split`` (the generator's
+    self-check, which opens every image and checks every box): this runs before every
+    training and test, on datasets as large as COCO, so it only stats the files.
+    """
     if not osp.isfile(ann_file):
         where = osp.dirname(ann_file) or '.'
         hint = '' if osp.isdir(where) else f'; the folder {where} does not exist either'

@@ -231,6 +231,12 @@ def test_bad_input_gives_clear_error(kwargs, match):
         prroi_pool(**args)
 
 
+def test_rois_on_another_device_is_a_clear_error():
+    # The meta device stands in for a second device on this GPU-less machine.
+    with pytest.raises(ValueError, match='rois must be on the device of input'):
+        prroi_pool(torch.zeros(1, 2, 5, 5), torch.zeros(1, 5, device='meta'), 2)
+
+
 def test_compiled_op_checks_batch_index_itself():
     # Direct op callers bypass the Python checks; the kernel must refuse, not read wild memory.
     with pytest.raises(RuntimeError, match='batch index'):
