@@ -25,13 +25,13 @@ die() { printf '[setup] ERROR: %s\n' "$*" >&2; exit 1; }
 # --- prerequisites: say what is missing instead of failing deep inside a build ---------
 command -v "$PYTHON" >/dev/null 2>&1 \
   || die "'$PYTHON' not found. iou-aware needs Python 3.11 (torch $TORCH_VERSION wheels are for 3.11); install it or set PYTHON=/path/to/python3.11."
-pyver=$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null) \
-  || die "'$PYTHON' does not run."
+pyver=$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>&1) \
+  || die "'$PYTHON' is not a working Python ($(printf '%s' "$pyver" | head -n 1)). Set PYTHON=/path/to/python3.11."
 [ "$pyver" = "3.11" ] \
   || die "'$PYTHON' is Python $pyver; iou-aware needs Python 3.11. Set PYTHON=/path/to/python3.11."
 "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1 \
   || die "'$PYTHON' lacks the venv/ensurepip modules (Debian: apt-get install python3.11-venv)."
-CXX_BIN=${CXX:-g++}
+CXX_BIN=${CXX:-c++}  # what torch.utils.cpp_extension invokes
 command -v "$CXX_BIN" >/dev/null 2>&1 \
   || die "no C++ compiler ('$CXX_BIN' not found). Install g++ >= 10 (Debian: apt-get install g++) or set CXX."
 "$PYTHON" - <<'PY' || die "Python headers missing (Python.h); Debian: apt-get install python3.11-dev."
@@ -44,7 +44,8 @@ if [ ! -x "$VENV/bin/python" ]; then
   stage "creating $VENV with $PYTHON ($pyver)"
   "$PYTHON" -m venv "$VENV"
 fi
-PY="$here/$VENV/bin/python"
+case $VENV in /*) ;; *) VENV="$here/$VENV" ;; esac
+PY="$VENV/bin/python"
 export PY
 PIP=(bash "$here/scripts/pip_quiet.sh")
 

@@ -7,12 +7,11 @@ import argparse
 import json
 import os
 
-from mmengine.config import DictAction
 from mmengine.runner import Runner
 
 import iou_aware  # noqa: F401  (registers our components before the config is built)
-from iou_aware.utils.cli import (check_datasets_or_fail, default_work_dir, fail, load_config,
-                                 run_or_fail)
+from iou_aware.utils.cli import (add_runner_args, check_datasets_or_fail, fail,
+                                 parse_runner_args, prepare_config, run_or_fail)
 
 
 def parse_args(argv=None):
@@ -22,29 +21,20 @@ def parse_args(argv=None):
     parser.add_argument('--work-dir', help='where the evaluation log goes')
     parser.add_argument('--out', help='also dump the raw predictions to this .pkl file')
     parser.add_argument('--metrics-json', help='write the metrics to this json file')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none', help='job launcher for distributed testing')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    add_runner_args(parser)
+    return parse_runner_args(parser, argv)
 
 
 def build_runner(args):
-    cfg = load_config(args.config, args.cfg_options)
-    cfg.launcher = args.launcher
-    cfg.work_dir = args.work_dir or cfg.get('work_dir') or default_work_dir(args.config)
+    cfg = prepare_config(args)
     if not os.path.isfile(args.checkpoint):
         fail(f'checkpoint not found: {args.checkpoint}')
     cfg.load_from = args.checkpoint
     if args.out:
         if not args.out.endswith(('.pkl', '.pickle')):
             fail(f'--out must end with .pkl or .pickle, got {args.out}')
-        cfg.test_evaluator = [cfg.test_evaluator, dict(type='DumpDetResults', out_file_path=args.out)] \
-            if isinstance(cfg.test_evaluator, dict) else [*cfg.test_evaluator,
-                                                          dict(type='DumpDetResults', out_file_path=args.out)]
+        evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [cfg.test_evaluator]
+        cfg.test_evaluator = [*evaluators, dict(type='DumpDetResults', out_file_path=args.out)]
     check_datasets_or_fail(cfg, ('test',))
     return Runner.from_cfg(cfg)
 

@@ -6,12 +6,11 @@
 import argparse
 import os
 
-from mmengine.config import DictAction
 from mmengine.runner import Runner
 
 import iou_aware  # noqa: F401  (registers our components before the config is built)
-from iou_aware.utils.cli import (check_datasets_or_fail, default_work_dir, fail, load_config,
-                                 run_or_fail)
+from iou_aware.utils.cli import (add_runner_args, check_datasets_or_fail, fail,
+                                 parse_runner_args, prepare_config, run_or_fail)
 
 
 def parse_args(argv=None):
@@ -26,20 +25,12 @@ def parse_args(argv=None):
     parser.add_argument('--resume', nargs='?', type=str, const='auto',
                         help='resume from CKPT, or from the latest checkpoint in the '
                         'work dir when no path is given')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings, e.g. train_cfg.max_epochs=2')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none', help='job launcher for distributed training')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    add_runner_args(parser)
+    return parse_runner_args(parser, argv)
 
 
 def build_runner(args):
-    cfg = load_config(args.config, args.cfg_options)
-    cfg.launcher = args.launcher
-    cfg.work_dir = args.work_dir or cfg.get('work_dir') or default_work_dir(args.config)
+    cfg = prepare_config(args)
     if args.amp:
         import torch
         if not torch.cuda.is_available():

@@ -1,8 +1,9 @@
 """Shared pieces of the command-line tools in tools/."""
+import os
 import os.path as osp
 import sys
 
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 
 from .dataset_checks import DatasetError, check_dataset_files
 
@@ -11,6 +12,29 @@ def fail(message):
     """Exit with one clear line on stderr (no traceback)."""
     print(f'error: {message}', file=sys.stderr)
     raise SystemExit(2)
+
+
+def add_runner_args(parser):
+    """The arguments train.py and test.py share: config overrides and the launcher."""
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings, e.g. train_cfg.max_epochs=2')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='job launcher for distributed runs')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def parse_runner_args(parser, argv=None):
+    args = parser.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def prepare_config(args):
+    """Load args.config with its overrides, set the launcher and the work dir."""
+    cfg = load_config(args.config, args.cfg_options)
+    cfg.launcher = args.launcher
+    cfg.work_dir = args.work_dir or cfg.get('work_dir') or default_work_dir(args.config)
+    return cfg
 
 
 def load_config(path, cfg_options=None):
