@@ -10,8 +10,8 @@ import os
 from mmengine.runner import Runner
 
 import iou_aware  # noqa: F401  (registers our components before the config is built)
-from iou_aware.utils.cli import (add_runner_args, check_datasets_or_fail, fail,
-                                 parse_runner_args, prepare_config, run_or_fail)
+from iou_aware.utils.cli import (add_runner_args, check_checkpoint_or_fail, check_datasets_or_fail,
+                                 fail, parse_runner_args, prepare_config, run_or_fail)
 
 
 def parse_args(argv=None):
@@ -36,7 +36,9 @@ def build_runner(args):
         evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [cfg.test_evaluator]
         cfg.test_evaluator = [*evaluators, dict(type='DumpDetResults', out_file_path=args.out)]
     check_datasets_or_fail(cfg, ('test',))
-    return Runner.from_cfg(cfg)
+    runner = Runner.from_cfg(cfg)
+    check_checkpoint_or_fail(runner.model, args.checkpoint)
+    return runner
 
 
 def main(argv=None):

@@ -68,5 +68,29 @@ def run_or_fail(fn):
              'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1.')
 
 
+def check_checkpoint_or_fail(model, path):
+    """Fail with one line when the checkpoint's weights do not fit the config's model.
+
+    mmengine loads non-strictly and only logs the mismatch, so a checkpoint of another
+    model would be evaluated with random weights in the unmatched layers.
+    """
+    import torch
+    try:
+        ckpt = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as exc:
+        fail(f'cannot read checkpoint {path}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}')
+    state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else None
+    if not isinstance(state, dict):
+        fail(f'checkpoint {path} holds no state_dict')
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    wrong = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
+    if missing or unexpected or wrong:
+        parts = [f'{len(v)} {what} (e.g. {v[0]})' for what, v in
+                 (('missing', missing), ('unexpected', unexpected), ('with another shape', wrong)) if v]
+        fail(f'checkpoint {path} does not match the config\'s model: ' + '; '.join(parts))
+
+
 def default_work_dir(config_path):
     return osp.join('./work_dirs', osp.splitext(osp.basename(config_path))[0])

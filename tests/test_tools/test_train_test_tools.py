@@ -63,6 +63,20 @@ def test_train_evaluate_and_resume(tiny_shapes, tmp_path):
                 'coco/bbox_mAP_90'):
         assert 0 <= metrics[key] <= 1, key
 
+    # The localization analysis runs on any checkpoint and always writes a valid report.
+    out = run_tool('analyze_localization.py', CONFIG, ckpt1, '--out', str(tmp_path / 'analysis'),
+                   '--cfg-options', *opts)
+    assert out.returncode == 0, out.stderr[-3000:]
+    with open(tmp_path / 'analysis' / 'summary.json') as f:
+        report = json.load(f)
+    assert report['num_images'] == 8 and len(report['ap_by_iou_threshold']) == 10
+    assert (tmp_path / 'analysis' / 'scatter.png').stat().st_size > 0
+
+    # A checkpoint of another model is refused with one line, not evaluated half-random.
+    other = osp.join(ROOT, 'configs', 'faster_rcnn', 'faster-rcnn_tiny-r18_fpn_shapes.py')
+    line = one_error_line(run_tool('test.py', other, ckpt1, '--cfg-options', *opts))
+    assert 'does not match' in line and 'missing' in line
+
     # Resume (message hub with HistoryBuffers, numpy state) and train one more epoch.
     out = run_tool('train.py', CONFIG, '--work-dir', work, '--resume', '--cfg-options', *opts,
                    'train_cfg.max_epochs=2', 'train_cfg.val_interval=2')

@@ -1,0 +1,150 @@
+"""Build a localization-quality report from dumped mmdet predictions and COCO ground truth."""
+import contextlib
+import io
+import json
+import os.path as osp
+
+import numpy as np
+
+from .localization import calibration_table, correlations, true_ious
+
+IOU_THRESHOLDS = np.round(np.linspace(0.5, 0.95, 10), 2)
+
+
+def load_ground_truth(coco, classes):
+    """{image_id: (boxes xyxy [G, 4], labels [G])} with labels indexing ``classes``."""
+    cat_ids = coco.getCatIds(catNms=list(classes))
+    name_of = {c['id']: c['name'] for c in coco.loadCats(cat_ids)}
+    label_of = {cid: list(classes).index(name_of[cid]) for cid in cat_ids}
+    gt = {}
+    for img_id in coco.getImgIds():
+        anns = [a for a in coco.loadAnns(coco.getAnnIds(imgIds=[img_id], iscrowd=False))
+                if a['category_id'] in label_of]
+        boxes = np.array([[a['bbox'][0], a['bbox'][1], a['bbox'][0] + a['bbox'][2],
+                           a['bbox'][1] + a['bbox'][3]] for a in anns], float).reshape(-1, 4)
+        gt[img_id] = (boxes, np.array([label_of[a['category_id']] for a in anns], int))
+    return gt, cat_ids
+
+
+def detection_table(predictions, gt):
+    """One row per detection: image, label, boxes, confidences and the true IoU."""
+    cols = {k: [] for k in ('img_id', 'label', 'bbox', 'fused_score', 'cls_score', 'pred_iou',
+                            'true_iou')}
+    for sample in predictions:
+        pred = sample['pred_instances']
+        boxes = np.asarray(pred['bboxes'], float).reshape(-1, 4)
+        labels = np.asarray(pred['labels'], int)
+        scores = np.asarray(pred['scores'], float)
+        cls = np.asarray(pred['cls_scores'], float) if 'cls_scores' in pred else scores
+        piou = np.asarray(pred['pred_ious'], float) if 'pred_ious' in pred else np.full(len(scores), np.nan)
+        gt_boxes, gt_labels = gt.get(sample['img_id'], (np.zeros((0, 4)), np.zeros(0, int)))
+        cols['img_id'] += [sample['img_id']] * len(scores)
+        cols['label'] += labels.tolist()
+        cols['bbox'] += boxes.tolist()
+        cols['fused_score'] += scores.tolist()
+        cols['cls_score'] += cls.tolist()
+        cols['pred_iou'] += piou.tolist()
+        cols['true_iou'] += true_ious(boxes, labels, gt_boxes, gt_labels).tolist()
+    return {k: (np.array(v, float) if k not in ('bbox',) else np.array(v, float).reshape(-1, 4))
+            for k, v in cols.items()}
+
+
+def ap_by_threshold(coco, cat_ids, dets, max_dets=100):
+    """COCO AP at each IoU threshold in IOU_THRESHOLDS (all areas, max_dets per image)."""
+    from pycocotools.cocoeval import COCOeval
+
+    from iou_aware.evaluation import ap_at_iou_thresholds
+    if len(dets['fused_score']) == 0:
+        return [0.0] * len(IOU_THRESHOLDS)
+    results = [dict(image_id=int(i), category_id=int(cat_ids[int(l)]),
+                    bbox=[b[0], b[1], b[2] - b[0], b[3] - b[1]], score=float(s))
+               for i, l, b, s in zip(dets['img_id'], dets['label'], dets['bbox'].tolist(),
+                                     dets['fused_score'])]
+    with contextlib.redirect_stdout(io.StringIO()):
+        ev = COCOeval(coco, coco.loadRes(results), 'bbox')
+        ev.params.iouThrs = IOU_THRESHOLDS.astype(float)
+        ev.params.maxDets = [1, 10, max_dets]
+        ev.evaluate()
+        ev.accumulate()
+    return [max(ap, 0.0) for ap in ap_at_iou_thresholds(ev)]
+
+
+def build_report(predictions, coco, classes):
+    """The whole analysis as a JSON-ready dict (plus the per-detection table)."""
+    gt, cat_ids = load_ground_truth(coco, classes)
+    dets = detection_table(predictions, gt)
+    matched = dets['true_iou'] > 0
+    has_iou = bool(np.isfinite(dets['pred_iou']).any())
+    confidences = {'cls_score': dets['cls_score'], 'fused_score': dets['fused_score']}
+    if has_iou:
+        confidences['pred_iou'] = dets['pred_iou']
+    report = dict(
+        num_images=len(predictions), num_gt=int(sum(len(v[1]) for v in gt.values())),
+        num_detections=int(len(dets['fused_score'])), num_matched=int(matched.sum()),
+        has_iou_branch=has_iou,
+        correlation_with_true_iou={name: correlations(v[matched], dets['true_iou'][matched])
+                                   for name, v in confidences.items()},
+        calibration=calibration_table((dets['pred_iou'] if has_iou else dets['cls_score'])[matched],
+                                      dets['true_iou'][matched]),
+        calibration_of='pred_iou' if has_iou else 'cls_score',
+        ap_by_iou_threshold=dict(zip((f'{t:.2f}' for t in IOU_THRESHOLDS),
+                                     ap_by_threshold(coco, cat_ids, dets))))
+    return report, dets
+
+
+def write_report(report, dets, out_dir):
+    with open(osp.join(out_dir, 'summary.json'), 'w') as f:
+        json.dump(report, f, indent=2, sort_keys=True, allow_nan=True)
+    with open(osp.join(out_dir, 'detections.csv'), 'w') as f:
+        f.write('img_id,label,x1,y1,x2,y2,fused_score,cls_score,pred_iou,true_iou\n')
+        for i in range(len(dets['fused_score'])):
+            b = dets['bbox'][i]
+            f.write(f'{int(dets["img_id"][i])},{int(dets["label"][i])},{b[0]:.2f},{b[1]:.2f},'
+                    f'{b[2]:.2f},{b[3]:.2f},{dets["fused_score"][i]:.5f},{dets["cls_score"][i]:.5f},'
+                    f'{dets["pred_iou"][i]:.5f},{dets["true_iou"][i]:.5f}\n')
+
+
+def write_plots(report, dets, out_dir, title=''):
+    """Scatter of true IoU vs each confidence, calibration curve, AP vs IoU threshold."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    matched = dets['true_iou'] > 0
+    names = list(report['correlation_with_true_iou'])
+    fig, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 3.6), squeeze=False)
+    for ax, name in zip(axes[0], names):
+        ax.scatter(dets['true_iou'][matched], dets[name][matched], s=3, alpha=0.3)
+        r = report['correlation_with_true_iou'][name]['pearson']
+        ax.set(xlabel='true IoU', ylabel=name, xlim=(0, 1), ylim=(0, 1),
+               title=f'{name}: Pearson {r:.3f}')
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(osp.join(out_dir, 'scatter.png'), dpi=80)
+    plt.close(fig)
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(8, 3.6))
+    rows = [r for r in report['calibration'] if r['n']]
+    ax1.plot([0, 1], [0, 1], 'k:', lw=1)
+    ax1.plot([r['mean_predicted'] for r in rows], [r['mean_true'] for r in rows], 'o-')
+    ax1.set(xlabel=f'mean {report["calibration_of"]}', ylabel='mean true IoU', xlim=(0, 1),
+            ylim=(0, 1), title='calibration')
+    thr = [float(t) for t in report['ap_by_iou_threshold']]
+    ax2.plot(thr, list(report['ap_by_iou_threshold'].values()), 'o-')
+    ax2.set(xlabel='IoU threshold', ylabel='AP', ylim=(0, 1), title='AP vs IoU threshold')
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(osp.join(out_dir, 'calibration_and_ap.png'), dpi=80)
+    plt.close(fig)
+
+
+def markdown_summary(report):
+    lines = [f'{report["num_images"]} images, {report["num_gt"]} ground-truth boxes, '
+             f'{report["num_detections"]} detections ({report["num_matched"]} overlap a '
+             'ground truth of their class)', '',
+             '| confidence | Pearson | Spearman | n |', '|---|---:|---:|---:|']
+    for name, c in report['correlation_with_true_iou'].items():
+        lines.append(f'| {name} | {c["pearson"]:.3f} | {c["spearman"]:.3f} | {c["n"]} |')
+    lines += ['', '| IoU threshold | ' + ' | '.join(report['ap_by_iou_threshold']) + ' |',
+              '|---|' + '---:|' * len(report['ap_by_iou_threshold']),
+              '| AP (%) | ' + ' | '.join(f'{100 * v:.1f}' for v in report['ap_by_iou_threshold'].values()) + ' |']
+    return '\n'.join(lines)
