@@ -31,8 +31,7 @@ is seeded from those alone, so splits are independent and any image can be regen
 its own with :func:`render_image`. PNG and JSON are written with fixed options, so the same
 arguments give byte-identical files (given the same numpy, Pillow and zlib).
 
-Only numpy and PIL are imported here (pycocotools lazily, for validation), so tools can use
-the generator without loading torch or mmdet.
+Only numpy and PIL are needed here (pycocotools lazily, for validation): no torch or mmdet.
 """
 from __future__ import annotations
 

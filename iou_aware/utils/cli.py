@@ -33,8 +33,19 @@ def prepare_config(args):
     """Load args.config with its overrides, set the launcher and the work dir."""
     cfg = load_config(args.config, args.cfg_options)
     cfg.launcher = args.launcher
+    if args.launcher != 'none':
+        use_gloo_without_cuda(cfg)
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or default_work_dir(args.config)
     return cfg
+
+
+def use_gloo_without_cuda(cfg):
+    """mmdet's runtime asks for the nccl backend, which needs GPUs; fall back to gloo."""
+    import torch
+    dist_cfg = cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
+    if not torch.cuda.is_available() and dist_cfg.get('backend', 'nccl') == 'nccl':
+        print('[iou_aware] no CUDA device: distributed backend nccl -> gloo', file=sys.stderr)
+        dist_cfg['backend'] = 'gloo'
 
 
 def load_config(path, cfg_options=None):
