@@ -25,4 +25,9 @@ TORCH_LIBRARY(iou_aware, m) {
   m.def(
       "prroi_pool_backward_rois(Tensor grad_output, Tensor output, Tensor input, Tensor rois, "
       "SymInt pooled_height, SymInt pooled_width, float spatial_scale) -> Tensor");
+  // IoU-guided NMS: boxes [N, 4], cls scores [N], predicted IoUs [N] ->
+  // (kept indices in the order kept, each kept box's cluster-max score)
+  m.def(
+      "iou_guided_nms(Tensor boxes, Tensor scores, Tensor ious, float iou_threshold) "
+      "-> (Tensor, Tensor)");
 }
