@@ -9,17 +9,17 @@ EXT_SOURCES := $(wildcard csrc/*.h csrc/*.cpp csrc/*/*.h csrc/*/*.cpp csrc/*/*.c
 SETUP_STAMP := $(VENV)/.iou-aware-setup
 EXT_STAMP := $(VENV)/.iou-aware-ext
 
-.PHONY: setup demo test test-fast cuda-check benchmark clean
+.PHONY: setup demo test cuda-check benchmark clean
 
 # Full environment: torch, mmcv (cached wheel or a one-time build), mmdet, this package.
 setup: $(EXT_STAMP)
 
-$(SETUP_STAMP): scripts/setup_env.sh scripts/build_mmcv_wheel.sh scripts/build_ext.sh pyproject.toml
+$(SETUP_STAMP): scripts/setup_env.sh scripts/build_mmcv_wheel.sh scripts/pip_quiet.sh
 	bash scripts/setup_env.sh
-	touch $@ $(EXT_STAMP)
+	touch $@
 
 # Rebuild the compiled extension whenever its sources change.
-$(EXT_STAMP): $(SETUP_STAMP) $(EXT_SOURCES)
+$(EXT_STAMP): $(SETUP_STAMP) $(EXT_SOURCES) scripts/build_ext.sh pyproject.toml
 	bash scripts/build_ext.sh $(PY)
 	touch $@
 
@@ -35,6 +35,7 @@ cuda-check: setup
 
 benchmark: setup
 	$(PY) tools/benchmark_prroi_pool.py
+	$(PY) tools/benchmark_nms.py
 
 clean:
 	rm -rf build iou_aware/_C*.so $(EXT_STAMP)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One-command environment for iou-aware: .venv with torch, mmengine, mmcv (with ops),
-# mmdet, pycocotools, and this package installed editable with its compiled extension.
+# mmdet and pycocotools. scripts/build_ext.sh then installs this package (`make setup` runs both).
 #
 # Idempotent: each stage is skipped when already done, so `make test` after the first
 # setup costs seconds. The mmcv wheel (a ~25 min build on 2 cores) is cached outside the
@@ -96,7 +96,4 @@ if ! have mmengine "$MMENGINE_VERSION" || ! have mmdet "$MMDET_VERSION" \
     pycocotools pytest matplotlib scipy
 fi
 
-stage "building and installing iou-aware (editable, compiled extension)"
-bash "$here/scripts/build_ext.sh" "$PY"
-
-"$PY" -c 'import iou_aware, mmcv.ops, mmdet; print("[setup] ready: iou_aware", iou_aware.__version__, "| mmcv", mmcv.__version__, "| mmdet", mmdet.__version__)'
+"$PY" -c 'import mmcv.ops, mmdet; print("[setup] environment ready: mmcv", mmcv.__version__, "with ops | mmdet", mmdet.__version__)'
