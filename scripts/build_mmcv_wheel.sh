@@ -43,7 +43,7 @@ grep -q -- '-std=c++20' "$src/setup.py" \
 stage "compiling ops (CPU$( [ -n "${FORCE_CUDA:-}" ] && echo ' + CUDA')); progress every minute"
 # Report ninja's [done/total] counter once a minute so a long build is visibly alive.
 ( while sleep 60; do
-    p=$(grep -aoE '^\s*\[[0-9]+/[0-9]+\]' "$log" | tail -n 1 || true)
+    p=$(grep -aoE '^\s*\[[0-9]+/[0-9]+\]' "$log" | tail -n 1 | tr -d ' [' | tr -d ']' || true)
     [ -n "$p" ] && stage "compiled $p units"
   done ) &
 ticker=$!
