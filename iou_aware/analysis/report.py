@@ -74,6 +74,7 @@ def build_report(predictions, coco, classes):
     gt, cat_ids = load_ground_truth(coco, classes)
     dets = detection_table(predictions, gt)
     matched = dets['true_iou'] > 0
+    positive = dets['true_iou'] >= 0.5
     has_iou = bool(np.isfinite(dets['pred_iou']).any())
     confidences = {'cls_score': dets['cls_score'], 'fused_score': dets['fused_score']}
     if has_iou:
@@ -84,6 +85,10 @@ def build_report(predictions, coco, classes):
         has_iou_branch=has_iou,
         correlation_with_true_iou={name: correlations(v[matched], dets['true_iou'][matched])
                                    for name, v in confidences.items()},
+        # IoU branches are trained on positives (IoU >= 0.5) only, so report that regime too.
+        correlation_with_true_iou_at_least_0_5={
+            name: correlations(v[positive], dets['true_iou'][positive])
+            for name, v in confidences.items()},
         calibration=calibration_table((dets['pred_iou'] if has_iou else dets['cls_score'])[matched],
                                       dets['true_iou'][matched]),
         calibration_of='pred_iou' if has_iou else 'cls_score',
@@ -141,9 +146,11 @@ def markdown_summary(report):
     lines = [f'{report["num_images"]} images, {report["num_gt"]} ground-truth boxes, '
              f'{report["num_detections"]} detections ({report["num_matched"]} overlap a '
              'ground truth of their class)', '',
-             '| confidence | Pearson | Spearman | n |', '|---|---:|---:|---:|']
-    for name, c in report['correlation_with_true_iou'].items():
-        lines.append(f'| {name} | {c["pearson"]:.3f} | {c["spearman"]:.3f} | {c["n"]} |')
+             '| confidence | detections | Pearson | Spearman | n |', '|---|---|---:|---:|---:|']
+    for key, which in (('correlation_with_true_iou', 'true IoU > 0'),
+                       ('correlation_with_true_iou_at_least_0_5', 'true IoU >= 0.5')):
+        for name, c in report[key].items():
+            lines.append(f'| {name} | {which} | {c["pearson"]:.3f} | {c["spearman"]:.3f} | {c["n"]} |')
     lines += ['', '| IoU threshold | ' + ' | '.join(report['ap_by_iou_threshold']) + ' |',
               '|---|' + '---:|' * len(report['ap_by_iou_threshold']),
               '| AP (%) | ' + ' | '.join(f'{100 * v:.1f}' for v in report['ap_by_iou_threshold'].values()) + ' |']

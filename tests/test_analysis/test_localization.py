@@ -71,6 +71,8 @@ def test_report_on_synthetic_predictions():
     corr = report['correlation_with_true_iou']
     assert corr['pred_iou']['pearson'] == pytest.approx(1.0)
     assert abs(corr['cls_score']['pearson']) < 0.6
+    assert report['correlation_with_true_iou_at_least_0_5']['pred_iou']['pearson'] == pytest.approx(1.0)
+    assert report['correlation_with_true_iou_at_least_0_5']['pred_iou']['n'] <= corr['pred_iou']['n']
     # The exact copy of every object outranks its jittered twin: AP 1 at every threshold.
     assert all(v == pytest.approx(1.0) for v in report['ap_by_iou_threshold'].values())
 

@@ -13,7 +13,8 @@ def report(ap50, r_cls, r_iou=None):
     corr = {'cls_score': {'pearson': r_cls}, 'fused_score': {'pearson': r_cls}}
     if r_iou is not None:
         corr['pred_iou'] = {'pearson': r_iou}
-    return dict(ap_by_iou_threshold=ap, correlation_with_true_iou=corr)
+    return dict(ap_by_iou_threshold=ap, correlation_with_true_iou=corr,
+                correlation_with_true_iou_at_least_0_5=corr)
 
 
 def test_table_has_a_row_per_report(tmp_path, capsys):
