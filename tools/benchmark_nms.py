@@ -7,13 +7,12 @@ runs and the ratio for each size.
     python tools/benchmark_nms.py [--sizes 1000 5000 20000] [--repeat 5]
 """
 import argparse
-import statistics
-import time
 
 import torch
 from torchvision.ops import nms
 
 from iou_aware.ops import has_extension, iou_guided_nms
+from iou_aware.utils.benchmark import median_time
 
 
 def make_boxes(n, generator, objects=100):
@@ -23,16 +22,6 @@ def make_boxes(n, generator, objects=100):
     xy = centres[which] + torch.randn(n, 2, generator=generator) * sizes[which] * 0.15
     wh = sizes[which] * (0.8 + 0.4 * torch.rand(n, 2, generator=generator))
     return torch.cat([xy - wh / 2, xy + wh / 2], dim=1)
-
-
-def median_time(fn, repeat):
-    fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main():

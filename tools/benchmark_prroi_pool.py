@@ -11,13 +11,12 @@ reads every grid value under a bin; roi_align reads a fixed 4 samples per bin).
 """
 import argparse
 import math
-import statistics
-import time
 
 import torch
 from torchvision.ops import roi_align
 
 from iou_aware.ops import has_extension, prroi_pool, prroi_pool_reference
+from iou_aware.utils.benchmark import median_time
 
 
 def make_rois(num, img_h, img_w, min_size, max_size, generator):
@@ -27,17 +26,6 @@ def make_rois(num, img_h, img_w, min_size, max_size, generator):
     x1 = torch.rand(num, generator=generator) * (img_w - w)
     y1 = torch.rand(num, generator=generator) * (img_h - h)
     return torch.stack([torch.zeros(num), x1, y1, x1 + w, y1 + h], dim=1)
-
-
-def timeit(fn, repeat, warmup=1):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def forward_backward(pool, feats, rois, rois_grad=False):
@@ -78,7 +66,7 @@ def main():
         def run():
             fn()
             sync()
-        return timeit(run, args.repeat)
+        return median_time(run, args.repeat)
 
     print(f'torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}; '
           f'feature map 1x{args.channels}x{args.height}x{args.width}, stride 4, '
@@ -108,7 +96,7 @@ def main():
                 pass
         if args.device == 'cpu' and args.reference_rois > 0:
             sub = rois[:args.reference_rois]
-            per_roi = timeit(lambda: prroi_pool_reference(feats, sub, size, size, scale), 1, 0) / len(sub)
+            per_roi = median_time(lambda: prroi_pool_reference(feats, sub, size, size, scale), 1, 0) / len(sub)
             rows.append((f'pure-PyTorch reference (x{len(rois)}/{len(sub)} RoIs)', per_roi * len(rois), None))
         fmt = lambda v: f'{v * 1e3:12.1f}' if v is not None else f'{"-":>12}'  # noqa: E731
         for name, f, b in rows:
