@@ -1,0 +1,219 @@
+"""IoU-Net (Jiang et al., ECCV 2018) as an mmdet RoI head on top of Faster R-CNN."""
+import torch
+from mmcv.ops import batched_nms
+from mmdet.models.roi_heads import StandardRoIHead
+from mmdet.registry import MODELS
+from mmdet.structures.bbox import bbox2roi, get_box_tensor, scale_boxes
+from mmdet.utils import ConfigType, InstanceList
+from mmengine.config import ConfigDict
+from mmengine.structures import InstanceData
+
+from iou_aware.ops import batched_iou_guided_nms
+from ..task_modules import jitter_gt_boxes
+from .box_refinement import refine_boxes
+
+SCORE_TYPES = ('cls', 'cls_x_iou')
+NMS_TYPES = ('nms', 'iou_guided_nms')
+DEFAULT_SAMPLER = dict(num_per_img=64, min_iou=0.5, num_bins=5, candidates_per_gt=100,
+                       max_offset=0.35)
+
+
+@MODELS.register_module()
+class IoUNetRoIHead(StandardRoIHead):
+    """Faster R-CNN's RoI head plus IoU-Net's IoU predictor and its inference path.
+
+    Training adds ``loss_iou``: an :class:`IoUHead` on Precise-RoI-pooled features of
+    jittered ground-truth boxes (``train_cfg.rcnn.iou_sampler``, see
+    :func:`jitter_gt_boxes`), class-aware BCE against their true IoU.
+
+    Inference (``test_cfg.rcnn``) keeps mmdet's keys (``score_thr``, ``nms``,
+    ``max_per_img``) and adds a switch per IoU-Net stage, so the paper's ablation is a
+    matter of test-time options on one checkpoint:
+
+    - ``score_type``: ``'cls'`` (classification score) or ``'cls_x_iou'`` (times the
+      predicted IoU) as the detection score, and as NMS's ranking key for plain NMS.
+    - ``nms.type``: ``'nms'`` (mmcv's, by score) or ``'iou_guided_nms'`` (Algorithm 1: rank
+      by predicted IoU, the kept box takes its cluster's best classification score).
+    - ``refine``: ``None`` or ``dict(steps=5, step_size=0.5, omega1=0.001, omega2=-0.01)``
+      for Algorithm 2 on the detections kept by NMS, through PrRoIPool's box gradient.
+    - ``pre_iou_topk``: at most this many (box, class) candidates per image, by
+      classification score, are scored by the IoU head.
+
+    Detections carry ``cls_scores`` and ``pred_ious`` (predicted IoU of the final box with
+    its object) for localization-quality analysis.
+    """
+
+    def __init__(self, iou_roi_extractor: ConfigType, iou_head: ConfigType, **kwargs):
+        super().__init__(**kwargs)
+        self.iou_roi_extractor = MODELS.build(iou_roi_extractor)
+        self.iou_head = MODELS.build(iou_head)
+        if self.iou_head.num_classes != self.bbox_head.num_classes:
+            raise ValueError(f'IoUNetRoIHead: iou_head.num_classes ({self.iou_head.num_classes}) '
+                             f'must equal bbox_head.num_classes ({self.bbox_head.num_classes})')
+        if self.test_cfg is not None:
+            self._check_test_cfg(self.test_cfg)
+
+    @staticmethod
+    def _check_test_cfg(cfg):
+        score_type = cfg.get('score_type', 'cls')
+        if score_type not in SCORE_TYPES:
+            raise ValueError(f'IoUNetRoIHead: test_cfg.rcnn.score_type must be one of '
+                             f'{SCORE_TYPES}, got {score_type!r}')
+        nms_type = cfg.get('nms', {}).get('type', 'nms')
+        if nms_type not in NMS_TYPES:
+            raise ValueError(f'IoUNetRoIHead: test_cfg.rcnn.nms.type must be one of '
+                             f'{NMS_TYPES}, got {nms_type!r}')
+        refine = cfg.get('refine')
+        if refine is not None and not isinstance(refine, dict):
+            raise ValueError('IoUNetRoIHead: test_cfg.rcnn.refine must be None or a dict '
+                             f'(steps, step_size, omega1, omega2), got {refine!r}')
+
+    # ---------------------------------------------------------------- IoU predictor
+    def predict_iou_logits(self, x, rois):
+        """IoU logits Tensor[K, num_classes] for ``rois`` Tensor[K, 5] (batch index, box)."""
+        feats = self.iou_roi_extractor(x[:self.iou_roi_extractor.num_inputs], rois)
+        return self.iou_head(feats)
+
+    def predict_ious(self, x, img_inds, boxes, labels):
+        """Predicted IoU (sigmoid) of each box for its class; differentiable in ``boxes``."""
+        if len(boxes) == 0:
+            return boxes.new_zeros(0)
+        rois = torch.cat([img_inds.to(boxes.dtype)[:, None], boxes], dim=1)
+        logits = self.predict_iou_logits(x, rois)
+        return logits[torch.arange(len(labels), device=labels.device), labels].sigmoid()
+
+    # ---------------------------------------------------------------- training
+    def loss(self, x, rpn_results_list, batch_data_samples):
+        losses = super().loss(x, rpn_results_list, batch_data_samples)
+        losses.update(self.iou_loss(x, batch_data_samples))
+        return losses
+
+    def iou_loss(self, x, batch_data_samples):
+        cfg = dict(DEFAULT_SAMPLER)
+        if self.train_cfg is not None:
+            cfg.update(self.train_cfg.get('iou_sampler', {}))
+        num = cfg.pop('num_per_img')
+        boxes, labels, targets = [], [], []
+        for sample in batch_data_samples:
+            gt = sample.gt_instances
+            b, lab, t = jitter_gt_boxes(get_box_tensor(gt.bboxes), gt.labels,
+                                        sample.metainfo['img_shape'], num, **cfg)
+            boxes.append(b)
+            labels.append(lab)
+            targets.append(t)
+        rois = bbox2roi(boxes)
+        logits = self.predict_iou_logits(x, rois)
+        return self.iou_head.loss(logits, torch.cat(labels), torch.cat(targets))
+
+    # ---------------------------------------------------------------- inference
+    def predict_bbox(self, x, batch_img_metas, rpn_results_list, rcnn_test_cfg,
+                     rescale=False) -> InstanceList:
+        if rcnn_test_cfg is None:  # mmdet's test-time augmentation wants raw boxes
+            return super().predict_bbox(x, batch_img_metas, rpn_results_list, None, rescale)
+        cfg = ConfigDict(rcnn_test_cfg)
+        self._check_test_cfg(cfg)
+        proposals = [res.bboxes for res in rpn_results_list]
+        rois = bbox2roi(proposals)
+        num_classes = self.bbox_head.num_classes
+        if rois.shape[0] > 0:
+            bbox_results = self._bbox_forward(x, rois)
+            split = tuple(len(p) for p in proposals)
+            # mmdet decodes and clips per class; rcnn_test_cfg=None asks for the raw boxes.
+            raw = self.bbox_head.predict_by_feat(
+                rois=rois.split(split), cls_scores=bbox_results['cls_score'].split(split),
+                bbox_preds=bbox_results['bbox_pred'].split(split),
+                batch_img_metas=batch_img_metas, rcnn_test_cfg=None, rescale=False)
+        else:
+            raw = [InstanceData(bboxes=rois.new_zeros(0, num_classes * 4),
+                                scores=rois.new_zeros(0, num_classes + 1)) for _ in proposals]
+
+        cands = [self._candidates(r, i, cfg) for i, r in enumerate(raw)]
+        needs_iou = cfg.get('score_type', 'cls') != 'cls' or cfg.nms.get('type') == 'iou_guided_nms'
+        if needs_iou:
+            self._attach_ious(x, cands)
+        kept = [self._nms(c, cfg) for c in cands]
+        if not needs_iou:
+            self._attach_ious(x, kept)
+        if cfg.get('refine'):
+            self._refine(x, kept, batch_img_metas, cfg.refine)
+
+        results = []
+        for det, meta in zip(kept, batch_img_metas):
+            out = InstanceData()
+            boxes = det.bboxes
+            if rescale and len(boxes):
+                boxes = scale_boxes(boxes, [1 / s for s in meta['scale_factor']])
+            out.bboxes = boxes
+            out.scores = self._final_scores(det, cfg)
+            out.labels = det.labels
+            out.cls_scores = det.cls_scores
+            out.pred_ious = det.pred_ious
+            results.append(out)
+        return results
+
+    def _candidates(self, raw, img_idx, cfg):
+        """(box, class) pairs above the score threshold, like mmdet's multiclass_nms."""
+        num_classes = self.bbox_head.num_classes
+        scores = raw.scores[:, :num_classes]
+        boxes = raw.bboxes.view(len(scores), raw.bboxes.shape[1] // 4, 4)
+        roi_idx, labels = torch.nonzero(scores > cfg.score_thr, as_tuple=True)
+        cls_scores = scores[roi_idx, labels]
+        topk = cfg.get('pre_iou_topk', -1)
+        if 0 < topk < len(cls_scores):
+            order = cls_scores.topk(topk).indices
+            roi_idx, labels, cls_scores = roi_idx[order], labels[order], cls_scores[order]
+        box_col = labels if boxes.shape[1] > 1 else torch.zeros_like(labels)  # class-agnostic
+        return InstanceData(bboxes=boxes[roi_idx, box_col], labels=labels,
+                            cls_scores=cls_scores,
+                            img_inds=torch.full_like(labels, img_idx))
+
+    def _attach_ious(self, x, dets_list):
+        boxes = torch.cat([d.bboxes for d in dets_list])
+        ious = self.predict_ious(x, torch.cat([d.img_inds for d in dets_list]), boxes,
+                                 torch.cat([d.labels for d in dets_list]))
+        for d, part in zip(dets_list, ious.split([len(d) for d in dets_list])):
+            d.pred_ious = part
+
+    def _final_scores(self, det, cfg):
+        if cfg.get('score_type', 'cls') == 'cls_x_iou':
+            return det.cls_scores * det.pred_ious
+        return det.cls_scores
+
+    def _nms(self, cand, cfg):
+        nms_cfg = dict(cfg.nms)
+        if len(cand) == 0:
+            return cand
+        if nms_cfg.get('type', 'nms') == 'iou_guided_nms':
+            keep, cluster_scores = batched_iou_guided_nms(
+                cand.bboxes, cand.cls_scores, cand.pred_ious, cand.labels,
+                nms_cfg.get('iou_threshold', 0.5))
+            kept = cand[keep]
+            kept.cls_scores = cluster_scores
+        else:
+            _, keep = batched_nms(cand.bboxes, self._final_scores(cand, cfg), cand.labels,
+                                  nms_cfg)
+            kept = cand[keep]
+        order = self._final_scores(kept, cfg).argsort(descending=True, stable=True)
+        return kept[order[:cfg.max_per_img]] if cfg.max_per_img > 0 else kept[order]
+
+    def _refine(self, x, dets_list, batch_img_metas, refine_cfg):
+        boxes = torch.cat([d.bboxes for d in dets_list])
+        if len(boxes) == 0:
+            return
+        img_inds = torch.cat([d.img_inds for d in dets_list])
+        labels = torch.cat([d.labels for d in dets_list])
+        shapes = boxes.new_tensor([meta['img_shape'][:2] for meta in batch_img_metas])
+        limits = shapes[img_inds][:, [1, 0, 1, 0]]  # (w, h, w, h) per box
+        detached = [f.detach() for f in x]
+
+        def score_fn(b, idx):
+            return self.predict_ious(detached, img_inds[idx], b, labels[idx])
+
+        def clamp_fn(b, idx):
+            return torch.minimum(b.clamp(min=0), limits[idx])
+
+        refined, ious, _ = refine_boxes(boxes, score_fn, clamp_fn=clamp_fn, **refine_cfg)
+        for d, b, s in zip(dets_list, refined.split([len(d) for d in dets_list]),
+                           ious.split([len(d) for d in dets_list])):
+            d.bboxes = b
+            d.pred_ious = s
