@@ -127,3 +127,29 @@ def test_alpha_one_reproduces_retinanet():
     torch.testing.assert_close(a.bboxes, b.bboxes)
     torch.testing.assert_close(a.scores, b.scores)
     torch.testing.assert_close(a.labels, b.labels)
+
+
+def test_iou_guided_nms_switch_matches_the_op_on_the_pre_nms_candidates():
+    torch.manual_seed(0)
+    cfg = head_cfg()
+    cfg['test_cfg']['max_per_img'] = 10000
+    head = MODELS.build(cfg).eval()
+    feats, metas = inputs(4)
+    with torch.no_grad():
+        outs = head(feats)
+        (raw,) = head.predict_by_feat(*outs, batch_img_metas=metas, rescale=False, with_nms=False)
+        head.test_cfg['nms'] = dict(type='iou_guided_nms', iou_threshold=0.5)
+        (det,) = head.predict_by_feat(*outs, batch_img_metas=metas, rescale=False)
+    ref_keep, ref_scores = [], []
+    for c in raw.labels.unique():
+        idx = torch.nonzero(raw.labels == c).flatten()
+        k, s = iou_aware.ops.iou_guided_nms_reference(raw.bboxes[idx], raw.scores[idx],
+                                                      raw.pred_ious[idx], 0.5)
+        ref_keep.append(idx[k])
+        ref_scores.append(s)
+    ref_keep, ref_scores = torch.cat(ref_keep), torch.cat(ref_scores)
+    order = ref_scores.argsort(descending=True, stable=True)
+    assert 0 < len(det) < len(raw)
+    torch.testing.assert_close(det.scores, ref_scores[order])
+    torch.testing.assert_close(det.bboxes, raw.bboxes[ref_keep[order]])
+    assert torch.equal(det.labels, raw.labels[ref_keep[order]])

@@ -7,6 +7,8 @@ from mmdet.structures.bbox import bbox_overlaps, cat_boxes, get_box_tensor
 from mmengine.structures import InstanceData
 from torch import nn
 
+from iou_aware.ops import batched_iou_guided_nms
+
 
 @MODELS.register_module()
 class IoUAwareRetinaHead(RetinaHead):
@@ -21,6 +23,8 @@ class IoUAwareRetinaHead(RetinaHead):
     Inference: the detection score is ``cls ** alpha * iou ** (1 - alpha)`` (paper Eq. 7,
     ``test_cfg.alpha``, default 0.5), used for the pre-NMS top-k, the score threshold and
     NMS. Detections also carry ``cls_scores`` and ``pred_ious`` for analysis.
+    ``test_cfg.nms.type='iou_guided_nms'`` switches to IoU-Net's IoU-guided NMS: clusters
+    are ranked by predicted IoU and each kept box takes its cluster's best fused score.
 
     Args:
         loss_iou (dict): loss on the IoU logits; must accept soft targets in [0, 1].
@@ -127,6 +131,23 @@ class IoUAwareRetinaHead(RetinaHead):
             results[key] = torch.cat(mlvl[key])
         return self._bbox_post_process(results, cfg, rescale=rescale, with_nms=with_nms,
                                        img_meta=img_meta)
+
+
+    def _bbox_post_process(self, results, cfg, rescale=False, with_nms=True, img_meta=None):
+        nms_cfg = cfg.get('nms') or {}
+        if not (with_nms and nms_cfg.get('type') == 'iou_guided_nms'):
+            return super()._bbox_post_process(results, cfg, rescale=rescale,
+                                              with_nms=with_nms, img_meta=img_meta)
+        # mmdet's post-process does the rescaling and min-size filter; the NMS is ours.
+        results = super()._bbox_post_process(results, cfg, rescale=rescale, with_nms=False,
+                                             img_meta=img_meta)
+        boxes = get_box_tensor(results.bboxes)
+        keep, scores = batched_iou_guided_nms(boxes, results.scores, results.pred_ious,
+                                              results.labels, nms_cfg.get('iou_threshold', 0.5))
+        results = results[keep]
+        results.scores = scores
+        order = scores.argsort(descending=True, stable=True)
+        return results[order[:cfg.max_per_img]] if cfg.get('max_per_img', -1) > 0 else results[order]
 
 
 def fuse_scores(cls_scores, ious, alpha):
