@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Distributed testing with torchrun, as in OpenMMLab projects:
 #   bash tools/dist_test.sh CONFIG CHECKPOINT NUM_PROCS [test.py options]
-# On machines without CUDA, test.py switches mmengine's backend from nccl to gloo.
+# Without CUDA, test.py runs on CPU with the gloo backend (iou_aware/utils/cpu_distributed.py).
 set -euo pipefail
 CONFIG=$1; CHECKPOINT=$2; NPROC=$3; shift 3
 PYTHON=${PYTHON:-python}

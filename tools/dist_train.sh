@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Distributed training with torchrun, as in OpenMMLab projects:
 #   bash tools/dist_train.sh CONFIG NUM_PROCS [train.py options]
-# On machines without CUDA, train.py switches mmengine's backend from nccl to gloo.
+# Without CUDA, train.py runs DDP on CPU: gloo backend, see iou_aware/utils/cpu_distributed.py.
 set -euo pipefail
 CONFIG=$1; NPROC=$2; shift 2
 PYTHON=${PYTHON:-python}

@@ -44,7 +44,8 @@ def build_runner(args):
 def main(argv=None):
     args = parse_args(argv)
     metrics = run_or_fail(build_runner(args).test)
-    if args.metrics_json:
+    from mmengine.dist import is_main_process
+    if args.metrics_json and is_main_process():
         with open(args.metrics_json, 'w') as f:
             json.dump({k: float(v) for k, v in metrics.items()}, f, indent=2, sort_keys=True)
     return metrics

@@ -34,18 +34,10 @@ def prepare_config(args):
     cfg = load_config(args.config, args.cfg_options)
     cfg.launcher = args.launcher
     if args.launcher != 'none':
-        use_gloo_without_cuda(cfg)
+        from .cpu_distributed import prepare_cpu_distributed
+        prepare_cpu_distributed(cfg, fail)
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or default_work_dir(args.config)
     return cfg
-
-
-def use_gloo_without_cuda(cfg):
-    """mmdet's runtime asks for the nccl backend, which needs GPUs; fall back to gloo."""
-    import torch
-    dist_cfg = cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
-    if not torch.cuda.is_available() and dist_cfg.get('backend', 'nccl') == 'nccl':
-        print('[iou_aware] no CUDA device: distributed backend nccl -> gloo', file=sys.stderr)
-        dist_cfg['backend'] = 'gloo'
 
 
 def load_config(path, cfg_options=None):
@@ -93,7 +85,8 @@ def check_checkpoint_or_fail(model, path):
     state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else None
     if not isinstance(state, dict):
         fail(f'checkpoint {path} holds no state_dict')
-    own = model.state_dict()
+    from mmengine.model import is_model_wrapper
+    own = (model.module if is_model_wrapper(model) else model).state_dict()
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
     wrong = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)

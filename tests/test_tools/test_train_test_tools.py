@@ -3,43 +3,13 @@ evaluate from the checkpoint, resume; and one clear error line for bad datasets.
 import json
 import os.path as osp
 import shutil
-import subprocess
-import sys
 
 import pytest
 import torch
 
-from iou_aware.datasets import ShapesConfig, generate_dataset
+from .tool_helpers import FAST, ROOT, data_options, one_error_line, run_tool
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(ROOT, 'configs', 'retinanet', 'retinanet_tiny-r18_fpn_shapes.py')
-
-
-@pytest.fixture(scope='module')
-def tiny_shapes(tmp_path_factory):
-    out = tmp_path_factory.mktemp('shapes')
-    generate_dataset(out, num_images=dict(train=16, val=8), seed=0,
-                     config=ShapesConfig(image_size=128))
-    return str(out)
-
-
-def data_options(root):
-    root = root.rstrip('/') + '/'
-    return [f'train_dataloader.dataset.data_root={root}', f'val_dataloader.dataset.data_root={root}',
-            f'test_dataloader.dataset.data_root={root}',
-            f'val_evaluator.ann_file={root}annotations/val.json',
-            f'test_evaluator.ann_file={root}annotations/val.json']
-
-
-FAST = ['train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
-        'val_dataloader.num_workers=0', 'val_dataloader.persistent_workers=False',
-        'test_dataloader.num_workers=0', 'test_dataloader.persistent_workers=False',
-        'default_hooks.logger.interval=1', 'param_scheduler.0.end=2']
-
-
-def run_tool(tool, *args):
-    return subprocess.run([sys.executable, osp.join(ROOT, 'tools', tool), *args],
-                          capture_output=True, text=True, cwd=ROOT)
 
 
 def test_train_evaluate_and_resume(tiny_shapes, tmp_path):
@@ -83,14 +53,6 @@ def test_train_evaluate_and_resume(tiny_shapes, tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
     ckpt2 = torch.load(osp.join(work, 'epoch_2.pth'), map_location='cpu', weights_only=True)
     assert ckpt2['meta']['epoch'] == 2 and ckpt2['meta']['iter'] == 8  # 4 + 4 steps, not 4
-
-
-def one_error_line(out):
-    assert out.returncode == 2, out.stderr[-3000:]
-    assert 'Traceback' not in out.stderr
-    lines = [line for line in out.stderr.strip().splitlines() if line.startswith('error:')]
-    assert len(lines) == 1
-    return lines[0]
 
 
 @pytest.mark.parametrize('tool', ['train.py', 'test.py'])
