@@ -32,7 +32,8 @@ def read_run_summary(work_dir):
 
 
 def markdown_table(rows, columns=('AP', 'AP50', 'AP75', 'AP80', 'AP90', 'sec_per_iter')):
-    """rows: {run name: summary}. AP values shown in percent as COCO papers do."""
+    """rows: {run name: summary}. AP values shown in percent as COCO papers do; ``r(...)``
+    columns (correlations) and seconds as they are."""
     head = '| run | ' + ' | '.join('s/iter' if c == 'sec_per_iter' else c for c in columns) + ' |'
     lines = [head, '|' + '---|' * (len(columns) + 1)]
     for name, s in rows.items():
@@ -41,9 +42,19 @@ def markdown_table(rows, columns=('AP', 'AP50', 'AP75', 'AP80', 'AP90', 'sec_per
             v = s.get(c)
             if v is None:
                 cells.append('-')
-            elif c == 'sec_per_iter':
+            elif c == 'sec_per_iter' or c.startswith('r('):  # times and correlations
                 cells.append(f'{v:.3f}')
             else:
                 cells.append(f'{100 * v:.1f}')
         lines.append(f'| {name} | ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
+
+
+def read_correlations(summary_json):
+    """Pearson correlations with the true IoU from an analyze_localization summary.json,
+    over detections with true IoU >= 0.5, as columns ``r(cls)``, ``r(IoU)``, ``r(fused)``."""
+    with open(summary_json) as f:
+        report = json.load(f)
+    corr = report.get('correlation_with_true_iou_at_least_0_5', {})
+    names = {'cls_score': 'r(cls)', 'pred_iou': 'r(IoU)', 'fused_score': 'r(fused)'}
+    return {col: corr[key]['pearson'] for key, col in names.items() if key in corr}
