@@ -163,3 +163,19 @@ def test_mismatched_class_counts_are_refused():
     cfg.model.roi_head.iou_head.num_classes = 3
     with pytest.raises(ValueError, match='num_classes'):
         MODELS.build(cfg.model)
+
+
+def test_refinement_limited_to_the_top_k_leaves_the_rest_alone(iou_net):
+    packed = batch([3, 2], seed=6)
+    common = dict(nms=dict(type='iou_guided_nms', iou_threshold=0.5), score_type='cls')
+    refine = dict(steps=5, step_size=0.5, omega1=0.001, omega2=-0.01)
+    before = predict(iou_net, packed, refine=None, **common)
+    full = predict(iou_net, packed, refine=refine, **common)
+    top = predict(iou_net, packed, refine=dict(refine, max_per_img=4), **common)
+    for b, f, t in zip(before, full, top):
+        assert len(b) > 4
+        # Boxes are refined independently: the top 4 match the full refinement exactly...
+        torch.testing.assert_close(t.bboxes[:4], f.bboxes[:4])
+        torch.testing.assert_close(t.pred_ious[:4], f.pred_ious[:4])
+        # ...and the others keep their unrefined boxes and predicted IoUs.
+        assert torch.equal(t.bboxes[4:], b.bboxes[4:]) and torch.equal(t.pred_ious[4:], b.pred_ious[4:])

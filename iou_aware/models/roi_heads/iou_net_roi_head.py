@@ -35,7 +35,8 @@ class IoUNetRoIHead(StandardRoIHead):
     - ``nms.type``: ``'nms'`` (mmcv's, by score) or ``'iou_guided_nms'`` (Algorithm 1: rank
       by predicted IoU, the kept box takes its cluster's best classification score).
     - ``refine``: ``None`` or ``dict(steps=5, step_size=0.5, omega1=0.001, omega2=-0.01)``
-      for Algorithm 2 on the detections kept by NMS, through PrRoIPool's box gradient.
+      for Algorithm 2 on the detections kept by NMS, through PrRoIPool's box gradient;
+      ``max_per_img=k`` in it refines only each image's k best-scored detections.
     - ``pre_iou_topk``: at most this many (box, class) candidates per image, by
       classification score, are scored by the IoU head.
 
@@ -197,11 +198,17 @@ class IoUNetRoIHead(StandardRoIHead):
         return kept[order[:cfg.max_per_img]] if cfg.max_per_img > 0 else kept[order]
 
     def _refine(self, x, dets_list, batch_img_metas, refine_cfg):
-        boxes = torch.cat([d.bboxes for d in dets_list])
+        refine_cfg = dict(refine_cfg)
+        # Detections arrive sorted by score; refining only the first k per image bounds the
+        # cost (each step is a forward and backward of PrRoIPool and the IoU head).
+        topk = refine_cfg.pop('max_per_img', -1)
+        picked = [torch.arange(len(d) if topk < 0 else min(topk, len(d)), device=d.labels.device)
+                  for d in dets_list]
+        boxes = torch.cat([d.bboxes[p] for d, p in zip(dets_list, picked)])
         if len(boxes) == 0:
             return
-        img_inds = torch.cat([d.img_inds for d in dets_list])
-        labels = torch.cat([d.labels for d in dets_list])
+        img_inds = torch.cat([d.img_inds[p] for d, p in zip(dets_list, picked)])
+        labels = torch.cat([d.labels[p] for d, p in zip(dets_list, picked)])
         shapes = boxes.new_tensor([meta['img_shape'][:2] for meta in batch_img_metas])
         limits = shapes[img_inds][:, [1, 0, 1, 0]]  # (w, h, w, h) per box
         detached = [f.detach() for f in x]
@@ -213,7 +220,8 @@ class IoUNetRoIHead(StandardRoIHead):
             return torch.minimum(b.clamp(min=0), limits[idx])
 
         refined, ious, _ = refine_boxes(boxes, score_fn, clamp_fn=clamp_fn, **refine_cfg)
-        for d, b, s in zip(dets_list, refined.split([len(d) for d in dets_list]),
-                           ious.split([len(d) for d in dets_list])):
-            d.bboxes = b
-            d.pred_ious = s
+        sizes = [len(p) for p in picked]
+        for d, p, b, s in zip(dets_list, picked, refined.split(sizes), ious.split(sizes)):
+            bboxes, pred_ious = d.bboxes.clone(), d.pred_ious.clone()
+            bboxes[p], pred_ious[p] = b, s
+            d.bboxes, d.pred_ious = bboxes, pred_ious
