@@ -19,6 +19,7 @@ from mmengine.runner import Runner
 
 import iou_aware  # noqa: F401  (registers our components before the config is built)
 from iou_aware.analysis.report import build_report, markdown_summary, write_plots, write_report
+from iou_aware.utils.dataset_checks import coco_split_files
 from iou_aware.utils.cli import (add_runner_args, check_checkpoint_or_fail, check_datasets_or_fail,
                                  fail, parse_runner_args, prepare_config, run_or_fail)
 
@@ -52,14 +53,19 @@ def main(argv=None):
     if not osp.isfile(args.checkpoint):
         fail(f'checkpoint not found: {args.checkpoint}')
     check_datasets_or_fail(cfg, ('test',))
-    with tempfile.TemporaryDirectory() as tmp:
-        predictions, dataset = predict(args, cfg, osp.join(tmp, 'predictions.pkl'))
     from mmdet.datasets.api_wrappers import COCO
-    coco = COCO(dataset.ann_file)
-    if not predictions:
-        print('warning: the test set has no images; the report is empty')
-    report, dets = build_report(predictions, coco, dataset.metainfo['classes'])
-    if report['num_detections'] == 0:
+    ann_file = coco_split_files(cfg, 'test')[0]
+    coco = COCO(ann_file)
+    if not coco.imgs:
+        # mmdet cannot even build an empty dataset; there is nothing to run the model on.
+        print(f'warning: the test set ({ann_file}) has no images; the report is empty')
+        predictions, classes = [], [c['name'] for c in coco.loadCats(coco.getCatIds())]
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            predictions, dataset = predict(args, cfg, osp.join(tmp, 'predictions.pkl'))
+        classes = dataset.metainfo['classes']
+    report, dets = build_report(predictions, coco, classes)
+    if report['num_detections'] == 0 and predictions:
         print('warning: the model made no detections; every AP is 0 and correlations are undefined')
     report.update(config=args.config, checkpoint=args.checkpoint)
     write_report(report, dets, out)

@@ -50,15 +50,23 @@ def check_coco_files(ann_file, img_dir, split):
                            f'{ann_file} are missing, e.g. {osp.join(img_dir, str(absent[0]))}')
 
 
+def coco_split_files(cfg, split):
+    """(annotation file, image folder) of ``cfg.<split>_dataloader``'s COCO-style dataset,
+    or None when the split has no loader or its dataset has no ``ann_file``."""
+    loader = cfg.get(f'{split}_dataloader')
+    if not loader:
+        return None
+    ds = _innermost_dataset(loader.get('dataset'))
+    if not isinstance(ds, dict) or 'ann_file' not in ds:
+        return None
+    root = ds.get('data_root') or ''
+    prefix = (ds.get('data_prefix') or {}).get('img', '')
+    return _join(root, ds['ann_file']), _join(root, prefix)
+
+
 def check_dataset_files(cfg, splits=('train', 'val', 'test')):
     """Check the COCO-style datasets of ``cfg.<split>_dataloader`` for each split."""
     for split in splits:
-        loader = cfg.get(f'{split}_dataloader')
-        if not loader:
-            continue
-        ds = _innermost_dataset(loader.get('dataset'))
-        if not isinstance(ds, dict) or 'ann_file' not in ds:
-            continue
-        root = ds.get('data_root') or ''
-        prefix = (ds.get('data_prefix') or {}).get('img', '')
-        check_coco_files(_join(root, ds['ann_file']), _join(root, prefix), split)
+        files = coco_split_files(cfg, split)
+        if files is not None:
+            check_coco_files(*files, split)

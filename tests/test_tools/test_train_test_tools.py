@@ -42,10 +42,34 @@ def test_train_evaluate_and_resume(tiny_shapes, tmp_path):
     assert report['num_images'] == 8 and len(report['ap_by_iou_threshold']) == 10
     assert (tmp_path / 'analysis' / 'scatter.png').stat().st_size > 0
 
+    # A model that detects nothing still gets a valid report (all AP 0), with a warning.
+    out = run_tool('analyze_localization.py', CONFIG, ckpt1, '--out', str(tmp_path / 'none'),
+                   '--cfg-options', *opts, 'model.test_cfg.score_thr=1.5')
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert 'made no detections' in out.stdout
+    report = json.loads((tmp_path / 'none' / 'summary.json').read_text())
+    assert report['num_detections'] == 0 and set(report['ap_by_iou_threshold'].values()) == {0}
+
+    # An empty val set: a clear warning and an empty report, without running the model.
+    empty = tmp_path / 'empty'
+    shutil.copytree(tiny_shapes, empty)
+    ann = json.loads((empty / 'annotations' / 'val.json').read_text())
+    ann.update(images=[], annotations=[])
+    (empty / 'annotations' / 'val.json').write_text(json.dumps(ann))
+    out = run_tool('analyze_localization.py', CONFIG, ckpt1, '--out', str(tmp_path / 'no_images'),
+                   '--cfg-options', *data_options(str(empty)), *FAST)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert 'has no images' in out.stdout
+    report = json.loads((tmp_path / 'no_images' / 'summary.json').read_text())
+    assert report['num_images'] == 0 and report['num_detections'] == 0
+
     # A checkpoint of another model is refused with one line, not evaluated half-random.
     other = osp.join(ROOT, 'configs', 'faster_rcnn', 'faster-rcnn_tiny-r18_fpn_shapes.py')
     line = one_error_line(run_tool('test.py', other, ckpt1, '--cfg-options', *opts))
     assert 'does not match' in line and 'missing' in line
+    line = one_error_line(run_tool('analyze_localization.py', other, ckpt1, '--out',
+                                   str(tmp_path / 'wrong'), '--cfg-options', *opts))
+    assert 'does not match' in line
 
     # Resume (message hub with HistoryBuffers, numpy state) and train one more epoch.
     out = run_tool('train.py', CONFIG, '--work-dir', work, '--resume', '--cfg-options', *opts,
