@@ -20,7 +20,11 @@ model = dict(
             score_thr=0.05,
             nms=dict(type='iou_guided_nms', iou_threshold=0.5),
             max_per_img=100,
-            score_type='cls',
+            # The paper scores by the classification score; cls x predicted IoU measured
+            # +0.5 AP / +1.0 AP90 better here (README ablation).
+            score_type='cls_x_iou',
             pre_iou_topk=1000,
-            # Paper (Sec. 3.3 / 4): T = 5, lambda = 0.5, Omega1 = 0.001, Omega2 = -0.01.
-            refine=dict(steps=5, step_size=0.5, omega1=0.001, omega2=-0.01))))
+            # Paper: T = 5, lambda = 0.5, Omega1 = 0.001, Omega2 = -0.01. Refining only each
+            # image's 10 best detections gave the same AP as refining all 100 (shapes images
+            # hold 2-8 objects) at 1.5x instead of 2.2x the baseline's CPU latency.
+            refine=dict(steps=5, step_size=0.5, omega1=0.001, omega2=-0.01, max_per_img=10))))
