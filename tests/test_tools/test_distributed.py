@@ -79,7 +79,6 @@ def test_two_cpu_processes_train_in_sync_and_save_one_checkpoint(name, tiny_shap
     ckpts = sorted(glob.glob(osp.join(work, '*.pth')))
     assert [osp.basename(p) for p in ckpts] == ['epoch_1.pth']
     state = torch.load(ckpts[0], map_location='cpu', weights_only=True)['state_dict']
-    from mmdet.registry import MODELS  # noqa: F401
     params = [(k, v) for k, v in state.items() if not _is_buffer(k)]
     assert weights_digest(params) == rank0[-1]['digest']
 
