@@ -145,45 +145,55 @@ HOST_DEVICE_INLINE void window_scatter(T* plane, int width, int h0, int h1, int 
   }
 }
 
+// Grid values F[h, w] of one plane, read through `at(h, w)`. The CUDA kernel reads a
+// channel's plane; the CPU kernel passes the grad-weighted channel sum of a window
+// (the edge integrals are linear in F, so they can be taken after the channel sum).
+template <typename Acc, typename T>
+struct PlaneReader {
+  const T* plane;
+  int width;
+  HOST_DEVICE_INLINE Acc operator()(int h, int w) const {
+    return static_cast<Acc>(plane[static_cast<long>(h) * width + w]);
+  }
+};
+
 // Line integral of f along the vertical line x = const, for y in the rows [h0, h1]
 // weighted by wy: sum_h wy(h) * f_row(h, x), where f_row interpolates linearly in x.
-template <typename Acc, typename T, typename WY>
-HOST_DEVICE_INLINE Acc vertical_edge_integral(const T* plane, int width, Acc x,
-                                              int h0, int h1, const WY& wy) {
+// Reads at most the columns floor(x) and floor(x) + 1 of those rows.
+template <typename Acc, typename F, typename WY>
+HOST_DEVICE_INLINE Acc vertical_edge_integral(const F& at, int width, Acc x, int h0, int h1,
+                                              const WY& wy) {
   if (!(x > Acc(-1) && x < Acc(width))) return Acc(0);  // zero there (and NaN-safe)
   const int c0 = floor_clamped(x, -1, width - 1);
   const Acc u = x - Acc(c0);
   const bool has0 = c0 >= 0, has1 = c0 + 1 < width;
   Acc s = Acc(0);
   for (int h = h0; h <= h1; ++h) {
-    const T* row = plane + static_cast<long>(h) * width;
     Acc v = Acc(0);
-    if (has0) v += (Acc(1) - u) * static_cast<Acc>(row[c0]);
-    if (has1) v += u * static_cast<Acc>(row[c0 + 1]);
+    if (has0) v += (Acc(1) - u) * at(h, c0);
+    if (has1) v += u * at(h, c0 + 1);
     s += wy(h) * v;
   }
   return s;
 }
 
 // Line integral along the horizontal line y = const, for x in the columns [w0, w1]
-// weighted by wx.
-template <typename Acc, typename T, typename WX>
-HOST_DEVICE_INLINE Acc horizontal_edge_integral(const T* plane, int height, int width, Acc y,
-                                                int w0, int w1, const WX& wx) {
+// weighted by wx. Reads at most the rows floor(y) and floor(y) + 1.
+template <typename Acc, typename F, typename WX>
+HOST_DEVICE_INLINE Acc horizontal_edge_integral(const F& at, int height, Acc y, int w0, int w1,
+                                                const WX& wx) {
   if (!(y > Acc(-1) && y < Acc(height))) return Acc(0);
   const int r0 = floor_clamped(y, -1, height - 1);
   const Acc v = y - Acc(r0);
   Acc s = Acc(0);
   if (r0 >= 0) {
-    const T* row = plane + static_cast<long>(r0) * width;
     Acc r = Acc(0);
-    for (int w = w0; w <= w1; ++w) r += wx(w) * static_cast<Acc>(row[w]);
+    for (int w = w0; w <= w1; ++w) r += wx(w) * at(r0, w);
     s += (Acc(1) - v) * r;
   }
   if (r0 + 1 < height) {
-    const T* row = plane + static_cast<long>(r0 + 1) * width;
     Acc r = Acc(0);
-    for (int w = w0; w <= w1; ++w) r += wx(w) * static_cast<Acc>(row[w]);
+    for (int w = w0; w <= w1; ++w) r += wx(w) * at(r0 + 1, w);
     s += v * r;
   }
   return s;

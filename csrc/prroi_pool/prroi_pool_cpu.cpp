@@ -1,6 +1,16 @@
 // PrRoIPool CPU kernels. The integral is separable (see prroi_pool_common.h), so per RoI
-// we tabulate each bin's x and y weights once and reuse them for every channel; the
-// summation itself is the shared window_integral/window_scatter/edge code.
+// we tabulate each bin's x and y weights once and reuse them for every channel.
+//
+// The forward and the box-coordinate backward read the feature map channels-last: every
+// channel of a bin shares the weights wy(h) * wx(w), so the innermost loop runs over
+// contiguous channels and the compiler vectorizes it (channel planes of an NCHW map are
+// H*W apart, which made the per-channel loops memory-bound). The forward sums in the
+// order of the shared window_integral (rows of w, then h), so it matches the CUDA kernel
+// term for term. The input-gradient scatter stays per channel plane on NCHW, where each
+// thread owns whole planes. A caller that pools the same map many times (IoU-Net's box
+// refinement) can pass it channels-last already and skip the per-call transpose.
+#include <algorithm>
+
 #include <ATen/ATen.h>
 #include <ATen/OpMathType.h>
 #include <ATen/Parallel.h>
@@ -64,37 +74,85 @@ struct RoiTables {
   }
 };
 
+// sum[c] = sum_{h in [h0,h1]} wy(h) * sum_{w in [w0,w1]} wx(w) * map[h, w, c] for a
+// channels-last map, in window_integral's order.
+template <typename Acc, typename T>
+void window_integral_channels(const T* map, int64_t W, int64_t C, int h0, int h1, int w0,
+                              int w1, const CachedWeights<Acc>& wy, const CachedWeights<Acc>& wx,
+                              Acc* __restrict__ row, Acc* __restrict__ sum) {
+  std::fill(sum, sum + C, Acc(0));
+  for (int h = h0; h <= h1; ++h) {
+    std::fill(row, row + C, Acc(0));
+    for (int w = w0; w <= w1; ++w) {
+      const Acc a = wx(w);
+      const T* __restrict__ f = map + (static_cast<int64_t>(h) * W + w) * C;
+      for (int64_t c = 0; c < C; ++c) row[c] += a * static_cast<Acc>(f[c]);
+    }
+    const Acc b = wy(h);
+    for (int64_t c = 0; c < C; ++c) sum[c] += b * row[c];
+  }
+}
+
+// sum_c g[c] * f[c] in eight interleaved partial sums: a float reduction is only
+// vectorized when the code itself fixes a reassociated order.
+template <typename Acc, typename T>
+inline Acc dot_channels(const Acc* __restrict__ g, const T* __restrict__ f, int64_t C) {
+  constexpr int kLanes = 8;
+  Acc part[kLanes] = {};
+  int64_t c = 0;
+  for (; c + kLanes <= C; c += kLanes)
+    for (int l = 0; l < kLanes; ++l) part[l] += g[c + l] * static_cast<Acc>(f[c + l]);
+  Acc s = Acc(0);
+  for (; c < C; ++c) s += g[c] * static_cast<Acc>(f[c]);
+  for (int l = 0; l < kLanes; ++l) s += part[l];
+  return s;
+}
+
+// A window [h_first, ...] x [w_first, w_first + cols) of values, read with map indices.
+template <typename Acc>
+struct WindowReader {
+  const Acc* values;
+  int h_first, w_first, cols;
+  Acc operator()(int h, int w) const { return values[(h - h_first) * cols + (w - w_first)]; }
+};
+
 at::Tensor forward_cpu(const at::Tensor& input_, const at::Tensor& rois_, int64_t ph,
                        int64_t pw, double spatial_scale) {
   check_forward_args(input_, rois_, ph, pw, "CPU");
-  const at::Tensor input = input_.contiguous(), rois = rois_.contiguous();
+  const at::Tensor input = input_.contiguous(at::MemoryFormat::ChannelsLast);
+  const at::Tensor rois = rois_.contiguous();
   check_batch_indices(rois, input.size(0));
   const int64_t K = rois.size(0), C = input.size(1), H = input.size(2), W = input.size(3);
-  at::Tensor output = at::zeros({K, C, ph, pw}, input.options());
+  at::Tensor output = at::empty({K, C, ph, pw}, input.options().memory_format(at::MemoryFormat::Contiguous));
   if (output.numel() == 0) return output;
+  const int64_t P = ph * pw;
 
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, input.scalar_type(), "prroi_pool_forward_cpu", [&] {
     using Acc = at::opmath_type<scalar_t>;
-    const scalar_t* in = input.const_data_ptr<scalar_t>();
+    const scalar_t* in = input.const_data_ptr<scalar_t>();  // [N, H, W, C] in memory
     const scalar_t* rp = rois.const_data_ptr<scalar_t>();
     scalar_t* out = output.mutable_data_ptr<scalar_t>();
     at::parallel_for(0, K, 1, [&](int64_t begin, int64_t end) {
       RoiTables<Acc> t;
+      std::vector<Acc> row(C), sum(C);
       for (int64_t k = begin; k < end; ++k) {
         const scalar_t* roi = rp + k * 5;
+        scalar_t* o = out + k * C * P;
         t.build(roi, ph, pw, H, W, static_cast<Acc>(spatial_scale));
         const Acc area = t.bin00.area;
-        if (!(area > Acc(0))) continue;  // degenerate box: zeros already
-        const int64_t n = static_cast<int64_t>(roi[0]);
-        for (int64_t c = 0; c < C; ++c) {
-          const scalar_t* plane = in + (n * C + c) * H * W;
-          scalar_t* o = out + (k * C + c) * ph * pw;
-          for (int i = 0; i < ph; ++i)
-            for (int j = 0; j < pw; ++j)
-              o[i * pw + j] = static_cast<scalar_t>(
-                  window_integral<Acc>(plane, W, t.y.first[i], t.y.last[i], t.x.first[j],
-                                       t.x.last[j], t.y.at(i), t.x.at(j)) / area);
+        if (!(area > Acc(0))) {  // degenerate box
+          std::fill(o, o + C * P, scalar_t(0));
+          continue;
         }
+        const scalar_t* map = in + static_cast<int64_t>(roi[0]) * H * W * C;
+        for (int i = 0; i < ph; ++i)
+          for (int j = 0; j < pw; ++j) {
+            window_integral_channels<Acc>(map, W, C, t.y.first[i], t.y.last[i], t.x.first[j],
+                                          t.x.last[j], t.y.at(i), t.x.at(j), row.data(),
+                                          sum.data());
+            for (int64_t c = 0; c < C; ++c)
+              o[c * P + i * pw + j] = static_cast<scalar_t>(sum[c] / area);
+          }
       }
     });
   });
@@ -155,44 +213,62 @@ at::Tensor backward_rois_cpu(const at::Tensor& grad_, const at::Tensor& output_,
               "prroi_pool_backward_rois: output must have grad_output's shape ", grad_.sizes(),
               ", got ", output_.sizes());
   const at::Tensor grad = grad_.contiguous(), output = output_.contiguous();
-  const at::Tensor input = input_.contiguous(), rois = rois_.contiguous();
+  const at::Tensor input = input_.contiguous(at::MemoryFormat::ChannelsLast);
+  const at::Tensor rois = rois_.contiguous();
   check_batch_indices(rois, input.size(0));
   const int64_t K = rois.size(0), C = input.size(1), H = input.size(2), W = input.size(3);
   at::Tensor grad_rois = at::zeros({K, 5}, rois.options());
   if (K == 0 || C == 0) return grad_rois;
 
+  const int64_t P = ph * pw;
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, input.scalar_type(), "prroi_pool_backward_rois_cpu", [&] {
     using Acc = at::opmath_type<scalar_t>;
     const scalar_t* g = grad.const_data_ptr<scalar_t>();
     const scalar_t* out = output.const_data_ptr<scalar_t>();
-    const scalar_t* in = input.const_data_ptr<scalar_t>();
+    const scalar_t* in = input.const_data_ptr<scalar_t>();  // [N, H, W, C] in memory
     const scalar_t* rp = rois.const_data_ptr<scalar_t>();
     scalar_t* gr = grad_rois.mutable_data_ptr<scalar_t>();
+    // The bin's gradient is linear in the per-channel edge integrals and outputs, so we
+    // take them once on the grad-weighted channel sum G[h, w] = sum_c g[c] * F[h, w, c]
+    // over the bin's window (one more row and column: an edge's interpolation may reach
+    // it), instead of once per channel.
     at::parallel_for(0, K, 1, [&](int64_t begin, int64_t end) {
       RoiTables<Acc> t;
+      std::vector<Acc> gbin(C), window;
       for (int64_t k = begin; k < end; ++k) {
         const scalar_t* roi = rp + k * 5;
         t.build(roi, ph, pw, H, W, static_cast<Acc>(spatial_scale));
         if (!(t.bin00.area > Acc(0))) continue;
-        const int64_t n = static_cast<int64_t>(roi[0]);
+        const scalar_t* map = in + static_cast<int64_t>(roi[0]) * H * W * C;
         Acc acc[4] = {0, 0, 0, 0};
         for (int i = 0; i < ph; ++i)
           for (int j = 0; j < pw; ++j) {
+            const int h0 = t.y.first[i], h1 = t.y.last[i], w0 = t.x.first[j], w1 = t.x.last[j];
+            if (h0 > h1 || w0 > w1) continue;  // bin outside the map: zero output and gradient
+            const int64_t o = k * C * P + i * pw + j;
+            Acc g_out = Acc(0);
+            bool any = false;
+            for (int64_t c = 0; c < C; ++c) {
+              gbin[c] = static_cast<Acc>(g[o + c * P]);
+              g_out += gbin[c] * static_cast<Acc>(out[o + c * P]);
+              any = any || gbin[c] != Acc(0);
+            }
+            if (!any) continue;
+            const int h_last = std::min<int>(h1 + 1, H - 1), w_last = std::min<int>(w1 + 1, W - 1);
+            const int cols = w_last - w0 + 1;
+            window.resize(static_cast<size_t>(h_last - h0 + 1) * cols);
+            for (int h = h0; h <= h_last; ++h)
+              for (int w = w0; w <= w_last; ++w)
+                window[(h - h0) * cols + (w - w0)] =
+                    dot_channels<Acc>(gbin.data(), map + (static_cast<int64_t>(h) * W + w) * C, C);
+            const WindowReader<Acc> G{window.data(), h0, w0, cols};
             const Bin<Acc> b = make_bin<Acc>(roi[1], roi[2], roi[3], roi[4], i, j, ph, pw,
                                              static_cast<Acc>(spatial_scale));
-            const int h0 = t.y.first[i], h1 = t.y.last[i], w0 = t.x.first[j], w1 = t.x.last[j];
-            for (int64_t c = 0; c < C; ++c) {
-              const int64_t o = (k * C + c) * ph * pw + i * pw + j;
-              const Acc gv = static_cast<Acc>(g[o]);
-              if (gv == Acc(0)) continue;
-              const scalar_t* plane = in + (n * C + c) * H * W;
-              const Acc left = vertical_edge_integral<Acc>(plane, W, b.xs, h0, h1, t.y.at(i));
-              const Acc right = vertical_edge_integral<Acc>(plane, W, b.xe, h0, h1, t.y.at(i));
-              const Acc top = horizontal_edge_integral<Acc>(plane, H, W, b.ys, w0, w1, t.x.at(j));
-              const Acc bottom = horizontal_edge_integral<Acc>(plane, H, W, b.ye, w0, w1, t.x.at(j));
-              accumulate_corner_grads<Acc>(b, static_cast<Acc>(out[o]), gv, left, right, top,
-                                           bottom, acc);
-            }
+            accumulate_corner_grads<Acc>(
+                b, g_out, Acc(1), vertical_edge_integral<Acc>(G, W, b.xs, h0, h1, t.y.at(i)),
+                vertical_edge_integral<Acc>(G, W, b.xe, h0, h1, t.y.at(i)),
+                horizontal_edge_integral<Acc>(G, H, b.ys, w0, w1, t.x.at(j)),
+                horizontal_edge_integral<Acc>(G, H, b.ye, w0, w1, t.x.at(j)), acc);
           }
         for (int d = 0; d < 4; ++d) gr[k * 5 + 1 + d] = static_cast<scalar_t>(acc[d]);
       }

@@ -99,12 +99,12 @@ __global__ void backward_rois_kernel(int64_t total, const T* grad, const T* outp
       const int64_t o = ((k * C + c) * ph + i) * pw + j;
       const Acc g = static_cast<Acc>(grad[o]);
       if (g == Acc(0)) continue;
-      const T* plane = input + (n * C + c) * H * W;
+      const PlaneReader<Acc, T> plane{input + (n * C + c) * H * W, W};
       accumulate_corner_grads<Acc>(b, static_cast<Acc>(output[o]), g,
                                    vertical_edge_integral<Acc>(plane, W, b.xs, h0, h1, wy),
                                    vertical_edge_integral<Acc>(plane, W, b.xe, h0, h1, wy),
-                                   horizontal_edge_integral<Acc>(plane, H, W, b.ys, w0, w1, wx),
-                                   horizontal_edge_integral<Acc>(plane, H, W, b.ye, w0, w1, wx),
+                                   horizontal_edge_integral<Acc>(plane, H, b.ys, w0, w1, wx),
+                                   horizontal_edge_integral<Acc>(plane, H, b.ye, w0, w1, wx),
                                    acc);
     }
     for (int d = 0; d < 4; ++d) gpuAtomicAdd(grad_rois + k * 5 + 1 + d, acc[d]);

@@ -26,6 +26,16 @@ def _axis_moments(lo, hi, cell):
     return (t1 - t0) - m1, m1
 
 
+def _at_least(v, bound):
+    """max(v, bound) that keeps v's gradient when v == bound. torch.clamp zeroes it there,
+    which broke the box gradient of every edge lying exactly on a grid line."""
+    return v if v.item() >= bound else v.new_tensor(float(bound))
+
+
+def _at_most(v, bound):
+    return v if v.item() <= bound else v.new_tensor(float(bound))
+
+
 def _bin_integral(plane, xs, xe, ys, ye):
     _, height, width = plane.shape
     total = plane.new_zeros(plane.shape[0])
@@ -35,12 +45,12 @@ def _bin_integral(plane, xs, xe, ys, ye):
     w_first = max(math.floor(xs.item()), -1)
     w_end = min(math.ceil(xe.item()), width)
     for h in range(h_first, h_end):
-        y0, y1 = torch.clamp(ys, min=h), torch.clamp(ye, max=h + 1)
+        y0, y1 = _at_least(ys, h), _at_most(ye, h + 1)
         if y1.item() <= y0.item():
             continue
         v0, v1 = _axis_moments(y0, y1, h)
         for w in range(w_first, w_end):
-            x0, x1 = torch.clamp(xs, min=w), torch.clamp(xe, max=w + 1)
+            x0, x1 = _at_least(xs, w), _at_most(xe, w + 1)
             if x1.item() <= x0.item():
                 continue
             u0, u1 = _axis_moments(x0, x1, w)

@@ -119,6 +119,56 @@ def test_gradients_match_reference_autograd():
     assert torch.all(grads[0][1][:, 0] == 0)  # no gradient for the batch index
 
 
+@pytest.mark.parametrize('channels', [8, 19])
+def test_gradients_match_reference_many_channels_and_grid_aligned_edges(channels):
+    # The CPU kernels vectorize over channels in blocks of 8 plus a tail, and the box
+    # gradient reads one row/column past a bin's support when an edge sits on a grid line.
+    g = torch.Generator().manual_seed(6)
+    input = torch.randn(2, channels, 9, 11, generator=g, dtype=torch.float64)
+    rois = torch.cat([random_rois(6, 2, 9, 11, 0.5, torch.float64, g),
+                      torch.tensor([[0, 2.0, 4.0, 12.0, 10.0],      # every edge on a grid line
+                                    [1, 0.0, 0.0, 22.0, 18.0],      # the whole map
+                                    [1, -2.0, 6.0, 4.0, 20.0],      # past the left/bottom border
+                                    [0, 16.0, -4.0, 24.0, 2.0]],    # past the right/top border
+                                   dtype=torch.float64)])
+    weight = torch.randn(len(rois), channels, 3, 3, generator=g, dtype=torch.float64)
+    grads, outs = [], []
+    for fn in (lambda x, r: prroi_pool(x, r, 3, 0.5),
+               lambda x, r: prroi_pool_reference(x, r, 3, 3, 0.5)):
+        x, r = input.clone().requires_grad_(), rois.clone().requires_grad_()
+        out = fn(x, r)
+        (out * weight).sum().backward()
+        outs.append(out.detach())
+        grads.append((x.grad, r.grad))
+    torch.testing.assert_close(outs[0], outs[1], rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(grads[0][0], grads[1][0], rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(grads[0][1], grads[1][1], rtol=1e-9, atol=1e-9)
+    # channels-last input (what IoU-Net's refinement passes) gives the same values
+    cl = input.contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(prroi_pool(cl, rois, 3, 0.5), outs[0], rtol=0, atol=0)
+
+
+@pytest.mark.parametrize('pool', ['compiled', 'reference'])
+def test_box_gradient_on_grid_lines_matches_finite_differences(pool):
+    # Edges exactly on grid lines (clipped boxes land there) are where a cell-by-cell
+    # integral's autograd can lose the derivative; the integral itself is smooth there.
+    g = torch.Generator().manual_seed(7)
+    input = torch.randn(1, 3, 9, 11, generator=g, dtype=torch.float64)
+    rois = torch.tensor([[0, 2.0, 4.0, 12.0, 10.0], [0, 0.0, 0.0, 22.0, 18.0]], dtype=torch.float64)
+    weight = torch.randn(2, 3, 3, 3, generator=g, dtype=torch.float64)
+    fn = ((lambda r: prroi_pool(input, r, 3, 0.5)) if pool == 'compiled'
+          else (lambda r: prroi_pool_reference(input, r, 3, 3, 0.5)))
+    r = rois.clone().requires_grad_()
+    (fn(r) * weight).sum().backward()
+    numeric = torch.zeros_like(rois)
+    for k in range(2):
+        for d in range(1, 5):
+            step = torch.zeros_like(rois)
+            step[k, d] = 1e-6
+            numeric[k, d] = ((fn(rois + step) - fn(rois - step)) * weight).sum() / 2e-6
+    torch.testing.assert_close(r.grad, numeric, rtol=1e-6, atol=1e-7)
+
+
 def test_empty_roi_set():
     input = torch.randn(2, 3, 5, 5, requires_grad=True)
     rois = torch.zeros(0, 5, requires_grad=True)
