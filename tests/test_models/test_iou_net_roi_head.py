@@ -158,6 +158,16 @@ def test_bad_test_cfg_is_named(iou_net, key, value, match):
         predict(iou_net, batch([1]), **{key: value})
 
 
+def test_refinement_without_prroi_pool_is_refused():
+    cfg = Config.fromfile(IOU_NET)
+    cfg.model.roi_head.iou_roi_extractor = dict(
+        type='SingleRoIExtractor', out_channels=64, featmap_strides=[4, 8, 16, 32],
+        roi_layer=dict(type='RoIAlign', output_size=7, sampling_ratio=0))
+    model = MODELS.build(cfg.model).eval()
+    with pytest.raises(ValueError, match='needs box-coordinate gradients.*PrRoIExtractor'):
+        predict(model, batch([2]), refine=dict(steps=2))
+
+
 def test_mismatched_class_counts_are_refused():
     cfg = Config.fromfile(IOU_NET)
     cfg.model.roi_head.iou_head.num_classes = 3

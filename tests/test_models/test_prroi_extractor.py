@@ -54,3 +54,26 @@ def test_other_roi_layers_still_come_from_mmcv():
 def test_unknown_roi_layer_is_a_clear_error():
     with pytest.raises(ValueError, match="roi_layer type 'NoSuchPool' is neither"):
         build(dict(type='NoSuchPool', output_size=7))
+
+
+def test_pool_at_levels_equals_forward_on_mapped_levels_and_honours_given_levels():
+    extractor = build(dict(type='PrRoIPool2d', output_size=3))
+    feats = tuple(torch.randn(2, 8, 256 // s, 256 // s) for s in (4, 8, 16, 32))
+    rois = torch.tensor([[0, 10, 10, 30, 30], [1, 5, 5, 80, 60], [0, 20, 30, 150, 170],
+                         [1, 0, 0, 250, 240.0]])
+    levels = extractor.map_roi_levels(rois, len(feats))
+    torch.testing.assert_close(extractor.pool_at_levels(feats, rois, levels), extractor(feats, rois))
+    # Every box forced onto level 1 (one level: the single-call path) and onto mixed levels.
+    for forced in (torch.ones(4, dtype=torch.long), torch.tensor([3, 0, 0, 2])):
+        out = extractor.pool_at_levels(feats, rois, forced)
+        for k, level in enumerate(forced.tolist()):
+            want = prroi_pool(feats[level], rois[k:k + 1], 3, 1.0 / (4 * 2 ** level))
+            torch.testing.assert_close(out[k:k + 1], want)
+
+
+def test_pool_at_levels_passes_box_gradients():
+    extractor = build(dict(type='PrRoIPool2d', output_size=3))
+    feats = tuple(torch.randn(1, 8, 128 // s, 128 // s) for s in (4, 8, 16, 32))
+    rois = torch.tensor([[0, 4.0, 6.0, 30.0, 28.0], [0, 10.0, 12.0, 120.0, 100.0]], requires_grad=True)
+    extractor.pool_at_levels(feats, rois, torch.tensor([0, 2])).square().sum().backward()
+    assert (rois.grad[:, 1:].abs().sum(1) > 0).all()

@@ -1,4 +1,5 @@
 """An FPN RoI extractor whose RoI layer is our Precise RoI Pooling."""
+import torch
 from mmcv import ops as mmcv_ops
 from mmdet.models.roi_heads.roi_extractors import SingleRoIExtractor
 from mmdet.registry import MODELS
@@ -38,3 +39,24 @@ class PrRoIExtractor(SingleRoIExtractor):
                 raise ValueError('PrRoIExtractor: PrRoIPool2d has no aligned=True (-0.5 '
                                  'pixel shift) mode; remove `aligned` from roi_layer')
         return nn.ModuleList([layer_cls(spatial_scale=1 / s, **cfg) for s in featmap_strides])
+
+    def pool_at_levels(self, feats, rois, levels):
+        """Pool each RoI on a given FPN level: ``levels`` Tensor[K] long, e.g. from
+        ``map_roi_levels``; then this equals ``forward(feats, rois)``.
+
+        IoU-Net's refinement pools the same boxes again after every step. Keeping each box
+        on the level it started from keeps the optimized score continuous in the box
+        (``forward`` would switch a box that crosses a level boundary to another map), and
+        skips what ``forward`` adds for multi-GPU training (zero-weighted sums of the unused
+        maps).
+        """
+        rois = rois.type_as(feats[0])  # as forward (mmdet casts for mixed precision)
+        size = self.roi_layers[0].output_size
+        used = levels.unique().tolist()
+        if len(used) == 1:
+            return self.roi_layers[used[0]](feats[used[0]], rois)
+        out = feats[0].new_zeros(len(rois), self.out_channels, *size)
+        for lvl in used:
+            inds = torch.nonzero(levels == lvl).squeeze(1)
+            out[inds] = self.roi_layers[lvl](feats[lvl], rois[inds])
+        return out

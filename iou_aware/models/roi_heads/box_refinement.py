@@ -2,7 +2,10 @@
 import torch
 
 
-def _score_and_grad(score_fn, boxes, idx):
+def _score_and_grad(score_fn, boxes, idx, need_grad=True):
+    if not need_grad:
+        with torch.no_grad():
+            return score_fn(boxes, idx), None
     with torch.enable_grad():
         boxes = boxes.detach().requires_grad_(True)
         scores = score_fn(boxes, idx)
@@ -47,7 +50,7 @@ def refine_boxes(boxes, score_fn, steps=5, step_size=0.5, omega1=0.001, omega2=-
         return boxes, boxes.new_zeros(0), moved
     scores, grad = _score_and_grad(score_fn, boxes, all_idx)
     active = torch.ones(len(boxes), dtype=torch.bool, device=boxes.device)
-    for _ in range(steps):
+    for step in range(steps):
         if not active.any():
             break
         idx = torch.nonzero(active).flatten()
@@ -58,13 +61,17 @@ def refine_boxes(boxes, score_fn, steps=5, step_size=0.5, omega1=0.001, omega2=-
             new = clamp_fn(new, idx)
         # Keep boxes proper (x2 > x1, y2 > y1) so the score stays defined.
         new[:, 2:] = torch.maximum(new[:, 2:], new[:, :2] + 1e-2)
-        new_scores, new_grad = _score_and_grad(score_fn, new, idx)
+        # The last step's new position is only scored: no step follows that would use its
+        # gradient.
+        last = step == steps - 1
+        new_scores, new_grad = _score_and_grad(score_fn, new, idx, need_grad=not last)
         delta = new_scores - scores[idx]
         dropped = delta < omega2
         accept = idx[~dropped]
         boxes[accept] = new[~dropped]
         scores[accept] = new_scores[~dropped]
-        grad[accept] = new_grad[~dropped]
+        if not last:
+            grad[accept] = new_grad[~dropped]
         moved[accept] += 1
         active[idx[dropped | (delta.abs() < omega1)]] = False
     return boxes, scores, moved

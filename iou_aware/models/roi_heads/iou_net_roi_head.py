@@ -9,6 +9,7 @@ from mmengine.config import ConfigDict
 from mmengine.structures import InstanceData
 
 from iou_aware.ops import batched_iou_guided_nms
+from ..roi_extractors import PrRoIExtractor
 from ..task_modules import jitter_gt_boxes
 from .box_refinement import refine_boxes
 
@@ -75,12 +76,16 @@ class IoUNetRoIHead(StandardRoIHead):
         feats = self.iou_roi_extractor(x[:self.iou_roi_extractor.num_inputs], rois)
         return self.iou_head(feats)
 
-    def predict_ious(self, x, img_inds, boxes, labels):
-        """Predicted IoU (sigmoid) of each box for its class; differentiable in ``boxes``."""
+    def predict_ious(self, x, img_inds, boxes, labels, levels=None):
+        """Predicted IoU (sigmoid) of each box for its class; differentiable in ``boxes``.
+        ``levels`` (Tensor[K] long, optional) fixes the FPN level each box is pooled on."""
         if len(boxes) == 0:
             return boxes.new_zeros(0)
         rois = torch.cat([img_inds.to(boxes.dtype)[:, None], boxes], dim=1)
-        logits = self.predict_iou_logits(x, rois)
+        if levels is None:
+            logits = self.predict_iou_logits(x, rois)
+        else:
+            logits = self.iou_head(self.iou_roi_extractor.pool_at_levels(x, rois, levels))
         return logits[torch.arange(len(labels), device=labels.device), labels].sigmoid()
 
     # ---------------------------------------------------------------- training
@@ -129,6 +134,11 @@ class IoUNetRoIHead(StandardRoIHead):
                                 scores=rois.new_zeros(0, num_classes + 1)) for _ in proposals]
 
         cands = [self._candidates(r, i, cfg) for i, r in enumerate(raw)]
+        # PrRoIPool's CPU kernels read channels-last (its CUDA kernels NCHW); converting the
+        # maps once here spares a transpose in every pooling call (refinement pools each
+        # map twice per step).
+        x = [f.detach().contiguous(memory_format=torch.channels_last) if f.device.type == 'cpu'
+             else f.detach() for f in x[:self.iou_roi_extractor.num_inputs]]
         needs_iou = cfg.get('score_type', 'cls') != 'cls' or cfg.nms.get('type') == 'iou_guided_nms'
         if needs_iou:
             self._attach_ious(x, cands)
@@ -198,6 +208,10 @@ class IoUNetRoIHead(StandardRoIHead):
         return kept[order[:cfg.max_per_img]] if cfg.max_per_img > 0 else kept[order]
 
     def _refine(self, x, dets_list, batch_img_metas, refine_cfg):
+        if not isinstance(self.iou_roi_extractor, PrRoIExtractor):
+            raise ValueError('IoUNetRoIHead: test_cfg.rcnn.refine needs box-coordinate '
+                             'gradients, i.e. iou_roi_extractor of type PrRoIExtractor, got '
+                             f'{type(self.iou_roi_extractor).__name__}')
         refine_cfg = dict(refine_cfg)
         # Detections arrive sorted by score; refining only the first k per image bounds the
         # cost (each step is a forward and backward of PrRoIPool and the IoU head).
@@ -211,10 +225,11 @@ class IoUNetRoIHead(StandardRoIHead):
         labels = torch.cat([d.labels[p] for d, p in zip(dets_list, picked)])
         shapes = boxes.new_tensor([meta['img_shape'][:2] for meta in batch_img_metas])
         limits = shapes[img_inds][:, [1, 0, 1, 0]]  # (w, h, w, h) per box
-        detached = [f.detach() for f in x]
+        rois = torch.cat([img_inds.to(boxes.dtype)[:, None], boxes], dim=1)
+        levels = self.iou_roi_extractor.map_roi_levels(rois, self.iou_roi_extractor.num_inputs)
 
         def score_fn(b, idx):
-            return self.predict_ious(detached, img_inds[idx], b, labels[idx])
+            return self.predict_ious(x, img_inds[idx], b, labels[idx], levels[idx])
 
         def clamp_fn(b, idx):
             return torch.minimum(b.clamp(min=0), limits[idx])
