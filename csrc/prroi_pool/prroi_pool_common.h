@@ -133,8 +133,8 @@ HOST_DEVICE_INLINE Acc window_integral(const T* plane, int width, int h0, int h1
   return s;
 }
 
-// The transpose of window_integral: plane[h, w] += g * wy(h) * wx(w). `add` is a plain
-// add on the CPU (one thread owns the plane) and an atomic add on CUDA.
+// The transpose of window_integral: plane[h, w] += g * wy(h) * wx(w), with `add` an atomic
+// add on CUDA (the CPU kernel runs the same loops over a block of channels at a time).
 template <typename Acc, typename T, typename WY, typename WX, typename Add>
 HOST_DEVICE_INLINE void window_scatter(T* plane, int width, int h0, int h1, int w0, int w1,
                                        const WY& wy, const WX& wx, Acc g, const Add& add) {

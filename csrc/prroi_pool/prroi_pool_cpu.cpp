@@ -1,14 +1,14 @@
 // PrRoIPool CPU kernels. The integral is separable (see prroi_pool_common.h), so per RoI
 // we tabulate each bin's x and y weights once and reuse them for every channel.
 //
-// The forward and the box-coordinate backward read the feature map channels-last: every
-// channel of a bin shares the weights wy(h) * wx(w), so the innermost loop runs over
-// contiguous channels and the compiler vectorizes it (channel planes of an NCHW map are
-// H*W apart, which made the per-channel loops memory-bound). The forward sums in the
-// order of the shared window_integral (rows of w, then h), so it matches the CUDA kernel
-// term for term. The input-gradient scatter stays per channel plane on NCHW, where each
-// thread owns whole planes. A caller that pools the same map many times (IoU-Net's box
-// refinement) can pass it channels-last already and skip the per-call transpose.
+// All three kernels work on channels-last maps: every channel of a bin shares the weights
+// wy(h) * wx(w), so the innermost loops run over contiguous channels and the compiler
+// vectorizes them (the channel planes of an NCHW map are H*W apart, which made per-channel
+// loops memory-bound). Per channel they add in the order of the shared window_integral /
+// window_scatter (rows of w, then h), so they match the CUDA kernels term for term; the box
+// gradient instead applies the shared edge integrals once to a grad-weighted channel sum.
+// A caller that pools the same map many times (IoU-Net's box refinement) can pass it
+// channels-last already and skip the per-call transpose.
 #include <algorithm>
 
 #include <ATen/ATen.h>
@@ -166,42 +166,58 @@ at::Tensor backward_input_cpu(const at::Tensor& grad_, const at::Tensor& rois_, 
   const at::Tensor grad = grad_.contiguous(), rois = rois_.contiguous();
   check_batch_indices(rois, N);
   const int64_t K = rois.size(0);
-  // Accumulate low-precision gradients in float32, like the forward's opmath.
+  // Accumulate low-precision gradients in float32, like the forward's opmath. The buffer
+  // is channels-last, like the forward's reads.
   const bool low = grad.scalar_type() == at::kHalf || grad.scalar_type() == at::kBFloat16;
-  at::Tensor grad_input = at::zeros({N, C, H, W}, grad.options().dtype(low ? at::kFloat : grad.scalar_type()));
-  if (K == 0 || grad_input.numel() == 0) return grad_input.to(grad.scalar_type());
+  const auto acc_type = low ? at::kFloat : grad.scalar_type();
+  at::Tensor grad_input = at::zeros({N, H, W, C}, grad.options().dtype(acc_type));
+  // The op's contract (and its fake kernel) is a contiguous [N, C, H, W] gradient.
+  const auto to_nchw = [&] { return grad_input.permute({0, 3, 1, 2}).to(grad.scalar_type()).contiguous(); };
+  if (K == 0 || grad_input.numel() == 0) return to_nchw();
+  const int64_t P = ph * pw;
 
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, grad.scalar_type(), "prroi_pool_backward_input_cpu", [&] {
     using Acc = at::opmath_type<scalar_t>;
     const scalar_t* g = grad.const_data_ptr<scalar_t>();
     const scalar_t* rp = rois.const_data_ptr<scalar_t>();
     Acc* gi = grad_input.mutable_data_ptr<Acc>();
-    const auto plain_add = [](Acc* p, Acc v) { *p += v; };
-    // Split by channel: each thread owns whole gradient planes, so no two threads add to
-    // the same value and no atomics are needed.
-    at::parallel_for(0, C, 1, [&](int64_t c_begin, int64_t c_end) {
+    // Split by channel: each thread owns a block of channels at every position, so no two
+    // threads add to the same value (no atomics) and each adds along contiguous channels.
+    // Per channel the adds are window_scatter's: (g * wy(h)) * wx(w), rows then columns.
+    at::parallel_for(0, C, 16, [&](int64_t c_begin, int64_t c_end) {
+      const int64_t nc = c_end - c_begin;
       RoiTables<Acc> t;
+      std::vector<Acc> gbin(nc), gy(nc);
       for (int64_t k = 0; k < K; ++k) {
         const scalar_t* roi = rp + k * 5;
         t.build(roi, ph, pw, H, W, static_cast<Acc>(spatial_scale));
         const Acc area = t.bin00.area;
         if (!(area > Acc(0))) continue;
-        const int64_t n = static_cast<int64_t>(roi[0]);
-        for (int64_t c = c_begin; c < c_end; ++c) {
-          Acc* plane = gi + (n * C + c) * H * W;
-          const scalar_t* go = g + (k * C + c) * ph * pw;
-          for (int i = 0; i < ph; ++i)
-            for (int j = 0; j < pw; ++j) {
-              const Acc gv = static_cast<Acc>(go[i * pw + j]) / area;
-              if (gv == Acc(0)) continue;
-              window_scatter<Acc>(plane, W, t.y.first[i], t.y.last[i], t.x.first[j],
-                                  t.x.last[j], t.y.at(i), t.x.at(j), gv, plain_add);
+        Acc* map = gi + static_cast<int64_t>(roi[0]) * H * W * C + c_begin;
+        for (int i = 0; i < ph; ++i)
+          for (int j = 0; j < pw; ++j) {
+            bool any = false;
+            for (int64_t c = 0; c < nc; ++c) {
+              gbin[c] = static_cast<Acc>(g[(k * C + c_begin + c) * P + i * pw + j]) / area;
+              any = any || gbin[c] != Acc(0);
             }
-        }
+            if (!any) continue;
+            const CachedWeights<Acc> wy = t.y.at(i), wx = t.x.at(j);
+            for (int h = t.y.first[i]; h <= t.y.last[i]; ++h) {
+              const Acc a = wy(h);
+              for (int64_t c = 0; c < nc; ++c) gy[c] = gbin[c] * a;
+              for (int w = t.x.first[j]; w <= t.x.last[j]; ++w) {
+                const Acc b = wx(w);
+                Acc* __restrict__ dst = map + (static_cast<int64_t>(h) * W + w) * C;
+                const Acc* __restrict__ src = gy.data();
+                for (int64_t c = 0; c < nc; ++c) dst[c] += src[c] * b;
+              }
+            }
+          }
       }
     });
   });
-  return low ? grad_input.to(grad.scalar_type()) : grad_input;
+  return to_nchw();
 }
 
 at::Tensor backward_rois_cpu(const at::Tensor& grad_, const at::Tensor& output_,
