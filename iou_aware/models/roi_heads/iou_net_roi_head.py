@@ -37,7 +37,8 @@ class IoUNetRoIHead(StandardRoIHead):
       by predicted IoU, the kept box takes its cluster's best classification score).
     - ``refine``: ``None`` or ``dict(steps=5, step_size=0.5, omega1=0.001, omega2=-0.01)``
       for Algorithm 2 on the detections kept by NMS, through PrRoIPool's box gradient;
-      ``max_per_img=k`` in it refines only each image's k best-scored detections.
+      ``max_per_img=k`` in it refines only each image's k best-scored detections. Each box
+      is pooled on the FPN level it started on throughout (needs ``PrRoIExtractor``).
     - ``pre_iou_topk``: at most this many (box, class) candidates per image, by
       classification score, are scored by the IoU head.
 
