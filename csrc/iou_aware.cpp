@@ -1,5 +1,5 @@
 // The iou_aware op library: every op schema is defined here, once. Kernels are registered
-// per device next to their code (prroi_pool/prroi_pool_cpu.cpp, prroi_pool_cuda.cu).
+// per device next to their code (prroi_pool/prroi_pool_{cpu.cpp,cuda.cu}, iou_nms/...).
 // Autograd and fake (meta) kernels are registered from Python (iou_aware/ops/).
 #include <Python.h>
 #include <torch/library.h>
@@ -29,5 +29,9 @@ TORCH_LIBRARY(iou_aware, m) {
   // (kept indices in the order kept, each kept box's cluster-max score)
   m.def(
       "iou_guided_nms(Tensor boxes, Tensor scores, Tensor ious, float iou_threshold) "
+      "-> (Tensor, Tensor)");
+  // The same, by the CUDA kernel's mask algorithm run on the CPU (for tests; O(N^2)).
+  m.def(
+      "_iou_guided_nms_masked(Tensor boxes, Tensor scores, Tensor ious, float iou_threshold) "
       "-> (Tensor, Tensor)");
 }

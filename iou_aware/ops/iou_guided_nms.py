@@ -64,8 +64,10 @@ def iou_guided_nms(boxes, scores, ious, iou_threshold):
         warn_fallback(OP)
         return iou_guided_nms_reference(boxes, scores, ious, iou_threshold)
     device = boxes.device
-    if device.type != 'cpu':
-        # No GPU kernel yet: the greedy pass runs on the CPU (one copy each way).
+    if device.type != 'cpu' and not torch._C._dispatch_has_kernel_for_dispatch_key(
+            'iou_aware::iou_guided_nms', device.type.upper()):
+        # An extension built without this device's kernel (e.g. CPU-only on a GPU machine):
+        # run the CPU kernel, one copy each way.
         keep, kept = torch.ops.iou_aware.iou_guided_nms(boxes.cpu(), scores.cpu(), ious.cpu(),
                                                         float(iou_threshold))
         return keep.to(device), kept.to(device)
@@ -87,7 +89,9 @@ def batched_iou_guided_nms(boxes, scores, ious, idxs, iou_threshold):
 
 
 if has_extension():
-    @torch.library.register_fake('iou_aware::iou_guided_nms')
     def _iou_guided_nms_fake(boxes, scores, ious, iou_threshold):
         k = torch.library.get_ctx().new_dynamic_size()
         return boxes.new_empty((k,), dtype=torch.long), scores.new_empty((k,))
+
+    for _name in ('iou_guided_nms', '_iou_guided_nms_masked'):
+        torch.library.register_fake(f'iou_aware::{_name}', _iou_guided_nms_fake)
