@@ -19,6 +19,11 @@ DEFAULT_SAMPLER = dict(num_per_img=64, min_iou=0.5, num_bins=5, candidates_per_g
                        max_offset=0.35)
 
 
+def _as_rois(img_inds, boxes):
+    """(image index, box) pairs -> mmdet's rois Tensor[K, 5]."""
+    return torch.cat([img_inds.to(boxes.dtype)[:, None], boxes], dim=1)
+
+
 @MODELS.register_module()
 class IoUNetRoIHead(StandardRoIHead):
     """Faster R-CNN's RoI head plus IoU-Net's IoU predictor and its inference path.
@@ -82,7 +87,7 @@ class IoUNetRoIHead(StandardRoIHead):
         ``levels`` (Tensor[K] long, optional) fixes the FPN level each box is pooled on."""
         if len(boxes) == 0:
             return boxes.new_zeros(0)
-        rois = torch.cat([img_inds.to(boxes.dtype)[:, None], boxes], dim=1)
+        rois = _as_rois(img_inds, boxes)
         if levels is None:
             logits = self.predict_iou_logits(x, rois)
         else:
@@ -226,7 +231,7 @@ class IoUNetRoIHead(StandardRoIHead):
         labels = torch.cat([d.labels[p] for d, p in zip(dets_list, picked)])
         shapes = boxes.new_tensor([meta['img_shape'][:2] for meta in batch_img_metas])
         limits = shapes[img_inds][:, [1, 0, 1, 0]]  # (w, h, w, h) per box
-        rois = torch.cat([img_inds.to(boxes.dtype)[:, None], boxes], dim=1)
+        rois = _as_rois(img_inds, boxes)
         levels = self.iou_roi_extractor.map_roi_levels(rois, self.iou_roi_extractor.num_inputs)
 
         def score_fn(b, idx):
