@@ -10,6 +10,7 @@ import os
 from mmengine.runner import Runner
 
 import iou_aware  # noqa: F401  (registers our components before the config is built)
+from iou_aware.utils.cpu_distributed import finish_distributed
 from iou_aware.utils.cli import (add_runner_args, check_checkpoint_or_fail, check_datasets_or_fail,
                                  fail, parse_runner_args, prepare_config, run_or_fail)
 
@@ -48,6 +49,7 @@ def main(argv=None):
     if args.metrics_json and is_main_process():
         with open(args.metrics_json, 'w') as f:
             json.dump({k: float(v) for k, v in metrics.items()}, f, indent=2, sort_keys=True)
+    finish_distributed()
     return metrics
 
 

@@ -9,6 +9,7 @@ import os
 from mmengine.runner import Runner
 
 import iou_aware  # noqa: F401  (registers our components before the config is built)
+from iou_aware.utils.cpu_distributed import finish_distributed
 from iou_aware.utils.cli import (add_runner_args, check_datasets_or_fail, fail,
                                  parse_runner_args, prepare_config, run_or_fail)
 
@@ -54,6 +55,7 @@ def build_runner(args):
 def main(argv=None):
     runner = build_runner(parse_args(argv))
     run_or_fail(runner.train)
+    finish_distributed()
 
 
 if __name__ == '__main__':
