@@ -13,11 +13,6 @@
 namespace iou_aware {
 namespace {
 
-// Stable: among equal predicted IoUs the lower index goes first.
-at::Tensor rank_order(const at::Tensor& ious) {
-  return std::get<1>(ious.sort(/*stable=*/true, /*dim=*/0, /*descending=*/true)).contiguous();
-}
-
 // Greedy: compares a kept box only with the boxes still remaining, so the work shrinks as
 // boxes are removed (the op used on the CPU).
 std::tuple<at::Tensor, at::Tensor> iou_guided_nms_cpu(const at::Tensor& boxes_,
@@ -28,7 +23,7 @@ std::tuple<at::Tensor, at::Tensor> iou_guided_nms_cpu(const at::Tensor& boxes_,
   const int64_t n = boxes_.size(0);
   if (n == 0) return iou_nms::empty_result(boxes_, scores_);
   const at::Tensor boxes = boxes_.contiguous(), scores = scores_.contiguous();
-  const at::Tensor order = rank_order(ious_);
+  const at::Tensor order = iou_nms::rank_order(ious_);
   const int64_t* ord = order.const_data_ptr<int64_t>();
   std::vector<int64_t> keep;
   std::vector<double> kept_scores;
@@ -63,7 +58,7 @@ std::tuple<at::Tensor, at::Tensor> iou_guided_nms_masked_cpu(const at::Tensor& b
   iou_nms::check_args(boxes_, scores_, ious_);
   const int64_t n = boxes_.size(0);
   if (n == 0) return iou_nms::empty_result(boxes_, scores_);
-  const at::Tensor order = rank_order(ious_);
+  const at::Tensor order = iou_nms::rank_order(ious_);
   const at::Tensor sorted_boxes = boxes_.index_select(0, order).contiguous();
   const at::Tensor sorted_scores = scores_.index_select(0, order).contiguous();
   const int64_t words = iou_nms::mask_words(n);

@@ -34,13 +34,12 @@ std::tuple<at::Tensor, at::Tensor> iou_guided_nms_cuda(const at::Tensor& boxes_,
   const c10::cuda::CUDAGuard guard(boxes_.device());
   const int64_t n = boxes_.size(0);
   if (n == 0) return iou_nms::empty_result(boxes_, scores_);
-  const at::Tensor order = std::get<1>(ious_.sort(/*stable=*/true, /*dim=*/0, /*descending=*/true));
+  const at::Tensor order = iou_nms::rank_order(ious_);
   const at::Tensor sorted_boxes = boxes_.index_select(0, order).contiguous();
   const int64_t words = iou_nms::mask_words(n);
   at::Tensor masks = at::empty({n * words}, boxes_.options().dtype(at::kLong));
   const int64_t blocks = std::min<int64_t>((n * words + kThreads - 1) / kThreads, 4096);
   auto stream = at::cuda::getCurrentCUDAStream();
-  at::Tensor sorted_scores;
   std::vector<int64_t> kept;
   std::vector<double> kept_scores;
   AT_DISPATCH_FLOATING_TYPES(boxes_.scalar_type(), "iou_guided_nms_cuda", [&] {
@@ -50,7 +49,7 @@ std::tuple<at::Tensor, at::Tensor> iou_guided_nms_cuda(const at::Tensor& boxes_,
         reinterpret_cast<unsigned long long*>(masks.mutable_data_ptr<int64_t>()));
     C10_CUDA_KERNEL_LAUNCH_CHECK();
     const at::Tensor masks_cpu = masks.cpu();
-    sorted_scores = scores_.index_select(0, order).cpu().contiguous();
+    const at::Tensor sorted_scores = scores_.index_select(0, order).cpu().contiguous();
     iou_nms::sweep_overlap_masks(
         reinterpret_cast<const unsigned long long*>(masks_cpu.const_data_ptr<int64_t>()), n,
         sorted_scores.const_data_ptr<scalar_t>(), &kept, &kept_scores);

@@ -21,6 +21,12 @@ inline void check_args(const at::Tensor& boxes, const at::Tensor& scores, const 
               "iou_guided_nms: boxes, scores and ious must be on one device");
 }
 
+// Input indices in ranking order: decreasing predicted IoU; stable, so among equal
+// predicted IoUs the lower index goes first.
+inline at::Tensor rank_order(const at::Tensor& ious) {
+  return std::get<1>(ious.sort(/*stable=*/true, /*dim=*/0, /*descending=*/true)).contiguous();
+}
+
 inline std::tuple<at::Tensor, at::Tensor> empty_result(const at::Tensor& boxes,
                                                        const at::Tensor& scores) {
   return {at::empty({0}, boxes.options().dtype(at::kLong)), at::empty({0}, scores.options())};
