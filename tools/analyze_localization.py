@@ -1,11 +1,12 @@
 """Localization-quality analysis of a trained detector on its test (val) set.
 
-    python tools/analyze_localization.py CONFIG CHECKPOINT [--out DIR] [--cfg-options ...]
+    python tools/analyze_localization.py CONFIG CHECKPOINT [--out-dir DIR] [--cfg-options ...]
 
 Runs the model, then writes to DIR (default: work_dirs/analysis/<config name>):
-summary.json (correlations of each confidence with the true IoU, calibration table, AP at
-IoU 0.50..0.95), detections.csv (one row per detection), scatter.png and
-calibration_and_ap.png, and prints the tables. The true IoU of a detection is its best IoU
+summary.json (correlations of each confidence with the true IoU, calibration table and
+expected calibration error, AP at IoU 0.50..0.95; schema in iou_aware/results.py),
+detections.csv (one row per detection), scatter.png and calibration_and_ap.png (reliability
+diagram, AP by threshold), and prints the tables. The true IoU of a detection is its best IoU
 with a ground truth of the same class. Works for models without an IoU branch (then the
 classification score is analysed alone).
 """
@@ -28,7 +29,7 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('config')
     parser.add_argument('checkpoint')
-    parser.add_argument('--out', help='output folder (default: work_dirs/analysis/<config name>)')
+    parser.add_argument('--out-dir', help='output folder (default: work_dirs/analysis/<config name>)')
     parser.add_argument('--work-dir', help="mmengine's log folder (default: the output folder)")
     add_runner_args(parser)
     return parse_runner_args(parser, argv)
@@ -46,7 +47,7 @@ def predict(args, cfg, pkl):
 
 def main(argv=None):
     args = parse_args(argv)
-    out = args.out or osp.join('work_dirs', 'analysis', osp.splitext(osp.basename(args.config))[0])
+    out = args.out_dir or osp.join('work_dirs', 'analysis', osp.splitext(osp.basename(args.config))[0])
     os.makedirs(out, exist_ok=True)
     args.work_dir = args.work_dir or out
     cfg = prepare_config(args)
@@ -64,7 +65,7 @@ def main(argv=None):
         with tempfile.TemporaryDirectory() as tmp:
             predictions, dataset = predict(args, cfg, osp.join(tmp, 'predictions.pkl'))
         classes = dataset.metainfo['classes']
-    report, dets = build_report(predictions, coco, classes)
+    report, dets = build_report(predictions, coco, classes, source=ann_file)
     if report['num_detections'] == 0 and predictions:
         print('warning: the model made no detections; every AP is 0 and correlations are undefined')
     report.update(config=args.config, checkpoint=args.checkpoint)

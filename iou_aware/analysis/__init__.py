@@ -1,4 +1,6 @@
 """Localization-quality analysis (how well confidences track the true IoU)."""
-from .localization import calibration_table, correlations, true_ious
+from .localization import (CALIBRATION_BINS, calibration_table, correlations,
+                           expected_calibration_error, true_ious)
 
-__all__ = ['calibration_table', 'correlations', 'true_ious']
+__all__ = ['CALIBRATION_BINS', 'calibration_table', 'correlations', 'expected_calibration_error',
+           'true_ious']

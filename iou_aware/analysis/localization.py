@@ -34,8 +34,12 @@ def correlations(confidence, true_iou):
                 n=int(len(confidence)))
 
 
-def calibration_table(predicted, true_iou, bins=10):
-    """Mean predicted and mean true IoU per bin of predicted IoU over [0, 1]."""
+CALIBRATION_BINS = 10  # equal-width bins of the predicted value over [0, 1]
+
+
+def calibration_table(predicted, true_iou, bins=CALIBRATION_BINS):
+    """Mean predicted and mean true IoU per bin of predicted IoU over [0, 1] (equal width;
+    a value on an inner edge goes to the upper bin, 1.0 to the last)."""
     predicted, true_iou = np.asarray(predicted, float), np.asarray(true_iou, float)
     edges = np.linspace(0, 1, bins + 1)
     index = np.clip(np.digitize(predicted, edges[1:-1]), 0, bins - 1)
@@ -46,3 +50,15 @@ def calibration_table(predicted, true_iou, bins=10):
                          mean_predicted=float(predicted[sel].mean()) if sel.any() else None,
                          mean_true=float(true_iou[sel].mean()) if sel.any() else None))
     return rows
+
+
+def expected_calibration_error(predicted, true_iou, bins=CALIBRATION_BINS):
+    """Expected calibration error of a predicted IoU against the true IoU:
+    sum over bins of (share of detections in the bin) x |mean predicted - mean true|,
+    with the bins of :func:`calibration_table`. NaN for no detections."""
+    rows = calibration_table(predicted, true_iou, bins)
+    total = sum(r['n'] for r in rows)
+    if total == 0:
+        return float('nan')
+    return float(sum(r['n'] / total * abs(r['mean_predicted'] - r['mean_true'])
+                     for r in rows if r['n']))

@@ -1,18 +1,25 @@
 """Build a localization-quality report from dumped mmdet predictions and COCO ground truth."""
 import contextlib
 import io
-import json
 import os.path as osp
 
 import numpy as np
 
-from .localization import calibration_table, correlations, true_ious
+from iou_aware.datasets.annotation_checks import sanitize_coco_api
+from iou_aware.results import SUMMARY, SUMMARY_VERSION, write_json
+from .localization import (CALIBRATION_BINS, calibration_table, correlations,
+                           expected_calibration_error, true_ious)
 
 IOU_THRESHOLDS = np.round(np.linspace(0.5, 0.95, 10), 2)
 
 
-def load_ground_truth(coco, classes):
-    """{image_id: (boxes xyxy [G, 4], labels [G])} with labels indexing ``classes``."""
+def load_ground_truth(coco, classes, source='ground truth'):
+    """{image_id: (boxes xyxy [G, 4], labels [G])} with labels indexing ``classes``.
+
+    The annotations go through the same check as for training and evaluation (flawed
+    boxes dropped, boxes past the border clipped); returns the check's report too.
+    """
+    report = sanitize_coco_api(coco, source)
     cat_ids = coco.getCatIds(catNms=list(classes))
     name_of = {c['id']: c['name'] for c in coco.loadCats(cat_ids)}
     label_of = {cid: list(classes).index(name_of[cid]) for cid in cat_ids}
@@ -23,7 +30,7 @@ def load_ground_truth(coco, classes):
         boxes = np.array([[a['bbox'][0], a['bbox'][1], a['bbox'][0] + a['bbox'][2],
                            a['bbox'][1] + a['bbox'][3]] for a in anns], float).reshape(-1, 4)
         gt[img_id] = (boxes, np.array([label_of[a['category_id']] for a in anns], int))
-    return gt, cat_ids
+    return gt, cat_ids, report
 
 
 def detection_table(predictions, gt):
@@ -69,9 +76,14 @@ def ap_by_threshold(coco, cat_ids, dets, max_dets=100):
     return [max(ap, 0.0) for ap in ap_at_iou_thresholds(ev)]
 
 
-def build_report(predictions, coco, classes):
-    """The whole analysis as a JSON-ready dict (plus the per-detection table)."""
-    gt, cat_ids = load_ground_truth(coco, classes)
+def build_report(predictions, coco, classes, source='ground truth'):
+    """The whole analysis as a JSON-ready dict (plus the per-detection table).
+
+    The localization confidence is the predicted IoU where the model outputs one
+    (``pred_ious``), else the classification score; its calibration table and expected
+    calibration error are taken over detections with true IoU > 0.
+    """
+    gt, cat_ids, gt_report = load_ground_truth(coco, classes, source)
     dets = detection_table(predictions, gt)
     matched = dets['true_iou'] > 0
     positive = dets['true_iou'] >= 0.5
@@ -79,27 +91,34 @@ def build_report(predictions, coco, classes):
     confidences = {'cls_score': dets['cls_score'], 'fused_score': dets['fused_score']}
     if has_iou:
         confidences['pred_iou'] = dets['pred_iou']
+    confidence = 'pred_iou' if has_iou else 'cls_score'
+    calibrated = (dets[confidence][matched], dets['true_iou'][matched])
     report = dict(
+        summary_version=SUMMARY_VERSION,
         num_images=len(predictions), num_gt=int(sum(len(v[1]) for v in gt.values())),
         num_detections=int(len(dets['fused_score'])), num_matched=int(matched.sum()),
+        ground_truth_flaws=gt_report.describe() if gt_report else None,
         has_iou_branch=has_iou,
         correlation_with_true_iou={name: correlations(v[matched], dets['true_iou'][matched])
                                    for name, v in confidences.items()},
-        # IoU branches are trained on positives (IoU >= 0.5) only, so report that regime too.
+        # IoU branches are trained on positives (IoU >= 0.5) first, so report that regime too.
         correlation_with_true_iou_at_least_0_5={
             name: correlations(v[positive], dets['true_iou'][positive])
             for name, v in confidences.items()},
-        calibration=calibration_table((dets['pred_iou'] if has_iou else dets['cls_score'])[matched],
-                                      dets['true_iou'][matched]),
-        calibration_of='pred_iou' if has_iou else 'cls_score',
+        localization_confidence=confidence,
+        calibration=calibration_table(*calibrated),
+        calibration_of=confidence,
+        expected_calibration_error=dict(
+            value=expected_calibration_error(*calibrated), of=confidence,
+            bins=f'{CALIBRATION_BINS} equal-width bins of {confidence} over [0, 1]',
+            detections='true IoU > 0', n=int(matched.sum())),
         ap_by_iou_threshold=dict(zip((f'{t:.2f}' for t in IOU_THRESHOLDS),
                                      ap_by_threshold(coco, cat_ids, dets))))
     return report, dets
 
 
 def write_report(report, dets, out_dir):
-    with open(osp.join(out_dir, 'summary.json'), 'w') as f:
-        json.dump(report, f, indent=2, sort_keys=True, allow_nan=True)
+    write_json(report, osp.join(out_dir, SUMMARY))
     with open(osp.join(out_dir, 'detections.csv'), 'w') as f:
         f.write('img_id,label,x1,y1,x2,y2,fused_score,cls_score,pred_iou,true_iou\n')
         for i in range(len(dets['fused_score'])):
@@ -127,12 +146,8 @@ def write_plots(report, dets, out_dir, title=''):
     fig.savefig(osp.join(out_dir, 'scatter.png'), dpi=80)
     plt.close(fig)
 
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(8, 3.6))
-    rows = [r for r in report['calibration'] if r['n']]
-    ax1.plot([0, 1], [0, 1], 'k:', lw=1)
-    ax1.plot([r['mean_predicted'] for r in rows], [r['mean_true'] for r in rows], 'o-')
-    ax1.set(xlabel=f'mean {report["calibration_of"]}', ylabel='mean true IoU', xlim=(0, 1),
-            ylim=(0, 1), title='calibration')
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(8.5, 3.6))
+    reliability_diagram(ax1, report)
     thr = [float(t) for t in report['ap_by_iou_threshold']]
     ax2.plot(thr, list(report['ap_by_iou_threshold'].values()), 'o-')
     ax2.set(xlabel='IoU threshold', ylabel='AP', ylim=(0, 1), title='AP vs IoU threshold')
@@ -140,6 +155,27 @@ def write_plots(report, dets, out_dir, title=''):
     fig.tight_layout()
     fig.savefig(osp.join(out_dir, 'calibration_and_ap.png'), dpi=80)
     plt.close(fig)
+
+
+def reliability_diagram(ax, report):
+    """Mean true IoU per bin of the localization confidence (bars) against the diagonal,
+    the share of detections per bin (grey), and the ECE in the title."""
+    rows = report['calibration']
+    width = rows[0]['hi'] - rows[0]['lo']
+    centres = [(r['lo'] + r['hi']) / 2 for r in rows]
+    total = max(sum(r['n'] for r in rows), 1)
+    ax.bar(centres, [r['n'] / total for r in rows], width=width, color='0.85',
+           label='share of detections')
+    ax.bar(centres, [r['mean_true'] if r['n'] else 0 for r in rows], width=width * 0.6,
+           color='tab:blue', label='mean true IoU')
+    ax.plot([0, 1], [0, 1], 'k:', lw=1, label='perfect calibration')
+    ax.plot([r['mean_predicted'] for r in rows if r['n']],
+            [r['mean_true'] for r in rows if r['n']], 'o', color='tab:red', ms=3,
+            label='(mean predicted, mean true)')
+    ece = report.get('expected_calibration_error', {}).get('value', float('nan'))
+    ax.set(xlabel=report['calibration_of'], ylabel='true IoU', xlim=(0, 1), ylim=(0, 1),
+           title=f'reliability (true IoU > 0), ECE {ece:.3f}')
+    ax.legend(fontsize=6, loc='upper left')
 
 
 def markdown_summary(report):
@@ -151,6 +187,10 @@ def markdown_summary(report):
                        ('correlation_with_true_iou_at_least_0_5', 'true IoU >= 0.5')):
         for name, c in report[key].items():
             lines.append(f'| {name} | {which} | {c["pearson"]:.3f} | {c["spearman"]:.3f} | {c["n"]} |')
+    ece = report.get('expected_calibration_error') or {}
+    if ece:
+        lines += ['', f'expected calibration error of {ece["of"]} (true IoU > 0, {ece["bins"]}): '
+                  f'{ece["value"]:.3f}']
     lines += ['', '| IoU threshold | ' + ' | '.join(report['ap_by_iou_threshold']) + ' |',
               '|---|' + '---:|' * len(report['ap_by_iou_threshold']),
               '| AP (%) | ' + ' | '.join(f'{100 * v:.1f}' for v in report['ap_by_iou_threshold'].values()) + ' |']

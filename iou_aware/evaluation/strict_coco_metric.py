@@ -11,6 +11,8 @@ from mmdet.registry import METRICS
 from mmengine.fileio import load
 from mmengine.logging import MMLogger
 
+from iou_aware.datasets.annotation_checks import sanitize_coco_api
+
 
 def ap_at_iou_thresholds(coco_eval):
     """AP (all areas, the last maxDets) at each of ``coco_eval.params.iouThrs``, from an
@@ -31,6 +33,10 @@ class StrictIoUCocoMetric(CocoMetric):
     local, so after the standard evaluation the bbox results are evaluated once more over
     the same thresholds (a few seconds on a small val set) to read AP at every threshold.
 
+    The ground truth read from ``ann_file`` goes through the same annotation check as the
+    training data (:class:`~iou_aware.datasets.CheckedCocoDataset`): a zero-size box would
+    otherwise count as an object no detection can ever match.
+
     Args:
         strict_iou_thrs (Sequence[float]): extra thresholds reported as ``bbox_mAP_<100*t>``.
     """
@@ -38,6 +44,11 @@ class StrictIoUCocoMetric(CocoMetric):
     def __init__(self, *args, strict_iou_thrs=(0.8, 0.9), **kwargs):
         super().__init__(*args, **kwargs)
         self.strict_iou_thrs = tuple(strict_iou_thrs)
+        if self._coco_api is not None:
+            report = sanitize_coco_api(self._coco_api, kwargs.get('ann_file') or args[0])
+            if report:
+                MMLogger.get_current_instance().warning('evaluation ground truth: ' +
+                                                        report.describe())
 
     def compute_metrics(self, results):
         eval_results = super().compute_metrics(results)

@@ -1,6 +1,8 @@
 # The shapes benchmark: a generated COCO-format dataset (tools/make_shapes_dataset.py)
 # with 256 px images, so detectors train on 2 CPU cores in minutes.
-dataset_type = 'CocoDataset'
+# mmdet's CocoDataset plus the annotation check: flawed boxes dropped or clipped with one
+# warning line per file (iou_aware/datasets/annotation_checks.py).
+dataset_type = 'CheckedCocoDataset'
 data_root = 'data/shapes/'
 metainfo = dict(
     classes=('rectangle', 'ellipse', 'triangle', 'star', 'ring', 'cross'),

@@ -10,33 +10,63 @@ from torch import nn
 from iou_aware.ops import batched_iou_guided_nms
 
 
+EXTRA_TARGET_CLASSES = ('any', 'top_class')
+
+
 @MODELS.register_module()
 class IoUAwareRetinaHead(RetinaHead):
     """RetinaHead plus a branch that predicts, per anchor, the IoU of its regressed box.
 
     The IoU branch is one 3x3 conv on the last regression-tower feature (as in the paper).
     Training: for positive anchors the target is IoU(decoded predicted box, assigned GT box)
-    and the loss is BCE (``loss_iou``) averaged over positives; negatives get no IoU loss.
-    With ``detach_iou_target=False`` (the paper's choice) the BCE gradient also flows
-    through the target into the regression branch.
+    and the loss is BCE (``loss_iou``) averaged over positives. With
+    ``detach_iou_target=False`` (the paper's choice) the BCE gradient also flows through the
+    target into the regression branch.
+
+    The paper trains the branch on positive anchors only, yet at test time it scores every
+    box the head emits, most of which come from non-positive anchors (parts of objects,
+    boxes spanning two neighbours, background). ``extra_iou_targets`` also trains it on those:
+
+    - every non-positive anchor gets the target IoU of its decoded box (detached) with the
+      best ground truth: of any class (``target_class='any'``) or of the anchor's
+      top-scoring class (``'top_class'``, which is what that detection is judged by); 0 for
+      a box that overlaps none (background);
+    - weighted by the anchor's detached top classification score ``** gamma``, times
+      ``loss_weight``, and normalized like the positives' loss: the anchors that become
+      detections dominate, the thousands of low-score background anchors barely count
+      (VFNet weights its negatives the same way).
+
+    ``extra_iou_targets=None`` is the paper's positives-only setting.
 
     Inference: the detection score is ``cls ** alpha * iou ** (1 - alpha)`` (paper Eq. 7,
     ``test_cfg.alpha``, default 0.5), used for the pre-NMS top-k, the score threshold and
-    NMS. Detections also carry ``cls_scores`` and ``pred_ious`` for analysis.
-    ``test_cfg.nms.type='iou_guided_nms'`` switches to IoU-Net's IoU-guided NMS: clusters
-    are ranked by predicted IoU and each kept box takes its cluster's best fused score.
+    NMS. ``test_cfg.cls_score_thr`` (optional) first drops anchors whose classification
+    score is below it, before the IoU branch is fused in. Detections also carry
+    ``cls_scores`` and ``pred_ious`` for analysis. ``test_cfg.nms.type='iou_guided_nms'``
+    switches to IoU-Net's IoU-guided NMS: clusters are ranked by predicted IoU and each
+    kept box takes its cluster's best fused score.
 
     Args:
         loss_iou (dict): loss on the IoU logits; must accept soft targets in [0, 1].
-        detach_iou_target (bool): stop the IoU loss's gradient at the IoU target.
+        detach_iou_target (bool): stop the positives' IoU loss gradient at the target.
+        extra_iou_targets (dict, optional): ``dict(target_class='any', gamma=1.0,
+            loss_weight=1.0)`` to train the IoU branch beyond the positives (see above).
     """
 
     def __init__(self, *args,
                  loss_iou=dict(type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.0),
-                 detach_iou_target=False, **kwargs):
+                 detach_iou_target=False, extra_iou_targets=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.loss_iou = MODELS.build(loss_iou)
         self.detach_iou_target = detach_iou_target
+        if extra_iou_targets is not None:
+            extra_iou_targets = dict(dict(target_class='any', gamma=1.0, loss_weight=1.0),
+                                     **extra_iou_targets)
+            if extra_iou_targets['target_class'] not in EXTRA_TARGET_CLASSES:
+                raise ValueError('IoUAwareRetinaHead: extra_iou_targets.target_class must be '
+                                 f'one of {EXTRA_TARGET_CLASSES}, got '
+                                 f'{extra_iou_targets["target_class"]!r}')
+        self.extra_iou_targets = extra_iou_targets
 
     def _init_layers(self):
         super()._init_layers()
@@ -62,30 +92,58 @@ class IoUAwareRetinaHead(RetinaHead):
                                         batch_img_metas,
                                         batch_gt_instances_ignore=batch_gt_instances_ignore)
         num_level_anchors = [anchors.size(0) for anchors in anchor_list[0]]
-        all_anchor_list = images_to_levels([cat_boxes(a) for a in anchor_list], num_level_anchors)
-        losses_cls, losses_bbox, losses_iou = multi_apply(
-            self.loss_by_feat_single, cls_scores, bbox_preds, iou_preds, all_anchor_list,
-            labels_list, label_weights_list, bbox_targets_list, bbox_weights_list,
-            avg_factor=avg_factor)
-        return dict(loss_cls=losses_cls, loss_bbox=losses_bbox, loss_iou=losses_iou)
+        anchors = [cat_boxes(a) for a in anchor_list]  # per image, all levels
+        all_anchor_list = images_to_levels(anchors, num_level_anchors)
+        losses_cls, losses_bbox = multi_apply(
+            super().loss_by_feat_single, cls_scores, bbox_preds, all_anchor_list, labels_list,
+            label_weights_list, bbox_targets_list, bbox_weights_list, avg_factor=avg_factor)
+        loss_iou = self.loss_iou_by_feat(
+            _per_image(cls_scores, self.cls_out_channels),
+            _per_image(bbox_preds, self.bbox_coder.encode_size), _per_image(iou_preds, 1)[..., 0],
+            torch.stack([get_box_tensor(a) for a in anchors]), torch.cat(labels_list, dim=1),
+            torch.cat(bbox_targets_list, dim=1), batch_gt_instances, avg_factor)
+        return dict(loss_cls=losses_cls, loss_bbox=losses_bbox, loss_iou=loss_iou)
 
-    def loss_by_feat_single(self, cls_score, bbox_pred, iou_pred, anchors, labels,
-                            label_weights, bbox_targets, bbox_weights, avg_factor):
-        loss_cls, loss_bbox = super().loss_by_feat_single(
-            cls_score, bbox_pred, anchors, labels, label_weights, bbox_targets, bbox_weights,
-            avg_factor=avg_factor)
-        labels = labels.reshape(-1)
-        pos = ((labels >= 0) & (labels < self.num_classes)).nonzero().squeeze(1)
-        iou_pred = iou_pred.permute(0, 2, 3, 1).reshape(-1)
-        if len(pos) == 0:
-            return loss_cls, loss_bbox, iou_pred.sum() * 0
-        target = self.iou_targets(anchors.reshape(-1, 4)[pos],
-                                  bbox_pred.permute(0, 2, 3, 1).reshape(-1, 4)[pos],
-                                  bbox_targets.reshape(-1, 4)[pos])
-        if self.detach_iou_target:
-            target = target.detach()
-        loss_iou = self.loss_iou(iou_pred[pos], target, avg_factor=avg_factor)
-        return loss_cls, loss_bbox, loss_iou
+    def loss_iou_by_feat(self, cls_scores, bbox_preds, iou_preds, anchors, labels,
+                         bbox_targets, batch_gt_instances, avg_factor):
+        """BCE of the IoU branch over the batch; every tensor is per image, all levels:
+        ``cls_scores`` [B, N, C], ``bbox_preds`` [B, N, 4], ``iou_preds`` [B, N] (logits),
+        ``anchors`` [B, N, 4], ``labels`` [B, N], ``bbox_targets`` [B, N, 4]."""
+        pos = (labels >= 0) & (labels < self.num_classes)
+        loss = iou_preds.sum() * 0  # keeps the graph when nothing is trained
+        if pos.any():
+            target = self.iou_targets(anchors[pos], bbox_preds[pos], bbox_targets[pos])
+            if self.detach_iou_target:
+                target = target.detach()
+            loss = loss + self.loss_iou(iou_preds[pos], target, avg_factor=avg_factor)
+        if self.extra_iou_targets is not None:
+            loss = loss + self._extra_iou_loss(cls_scores, bbox_preds, iou_preds, anchors,
+                                               ~pos, batch_gt_instances, avg_factor)
+        return loss
+
+    def _extra_iou_loss(self, cls_scores, bbox_preds, iou_preds, anchors, extra,
+                        batch_gt_instances, avg_factor):
+        cfg = self.extra_iou_targets
+        logits, targets, weights = [], [], []
+        with torch.no_grad():
+            scores, top_class = cls_scores.detach().sigmoid().max(dim=-1)
+            for i, gt in enumerate(batch_gt_instances):
+                sel = extra[i]
+                boxes = get_box_tensor(self.bbox_coder.decode(anchors[i][sel],
+                                                              bbox_preds[i][sel].detach()))
+                target = boxes.new_zeros(len(boxes))
+                if len(gt) and len(boxes):
+                    overlaps = bbox_overlaps(boxes, get_box_tensor(gt.bboxes))
+                    if cfg['target_class'] == 'top_class':
+                        other = top_class[i][sel][:, None] != gt.labels[None, :]
+                        overlaps = overlaps.masked_fill(other, 0)
+                    target = overlaps.max(dim=1).values
+                targets.append(target)
+                weights.append(scores[i][sel].pow(cfg['gamma']))
+        for i in range(len(batch_gt_instances)):
+            logits.append(iou_preds[i][extra[i]])
+        return cfg['loss_weight'] * self.loss_iou(
+            torch.cat(logits), torch.cat(targets), torch.cat(weights), avg_factor=avg_factor)
 
     def iou_targets(self, anchors, deltas, bbox_targets):
         """IoU between each positive anchor's decoded prediction and its assigned GT box."""
@@ -107,6 +165,7 @@ class IoUAwareRetinaHead(RetinaHead):
         alpha = cfg.get('alpha', 0.5)
         nms_pre = cfg.get('nms_pre', -1)
         score_thr = cfg.get('score_thr', 0)
+        cls_thr = cfg.get('cls_score_thr', 0)
         mlvl = dict(bbox_pred=[], priors=[], scores=[], labels=[], cls_scores=[], pred_ious=[])
         for cls_score, bbox_pred, iou_pred, priors in zip(cls_score_list, bbox_pred_list,
                                                           score_factor_list, mlvl_priors):
@@ -115,6 +174,8 @@ class IoUAwareRetinaHead(RetinaHead):
             # predict_by_feat passes the IoU logits in as score factors.
             iou = iou_pred.permute(1, 2, 0).reshape(-1).sigmoid()
             fused = fuse_scores(cls, iou[:, None], alpha)
+            if cls_thr > 0:  # fewer candidates for NMS: the fused score alone passes often
+                fused = fused.masked_fill(cls < cls_thr, 0)
             scores, labels, keep, kept = filter_scores_and_topk(
                 fused, score_thr, nms_pre, dict(bbox_pred=bbox_pred, priors=priors, iou=iou))
             mlvl['bbox_pred'].append(kept['bbox_pred'])
@@ -155,3 +216,10 @@ def fuse_scores(cls_scores, ious, alpha):
     if alpha == 1:
         return cls_scores
     return cls_scores.pow(alpha) * ious.clamp(min=0).pow(1 - alpha)
+
+
+def _per_image(level_maps, channels):
+    """Per-level maps [B, A * channels, H, W] -> [B, sum(H * W * A), channels], in the order
+    mmdet concatenates a level's anchors (location-major, then anchor)."""
+    return torch.cat([m.permute(0, 2, 3, 1).reshape(m.shape[0], -1, channels)
+                      for m in level_maps], dim=1)

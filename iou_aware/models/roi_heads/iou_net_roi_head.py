@@ -2,6 +2,7 @@
 import torch
 from mmcv.ops import batched_nms
 from mmdet.models.roi_heads import StandardRoIHead
+from mmdet.models.utils import unpack_gt_instances
 from mmdet.registry import MODELS
 from mmdet.structures.bbox import bbox2roi, get_box_tensor, scale_boxes
 from mmdet.utils import ConfigType, InstanceList
@@ -12,6 +13,7 @@ from iou_aware.ops import batched_iou_guided_nms
 from ..roi_extractors import PrRoIExtractor
 from ..task_modules import jitter_gt_boxes
 from .box_refinement import refine_boxes
+from .own_boxes import own_iou_training_boxes
 
 SCORE_TYPES = ('cls', 'cls_x_iou')
 NMS_TYPES = ('nms', 'iou_guided_nms')
@@ -96,24 +98,50 @@ class IoUNetRoIHead(StandardRoIHead):
 
     # ---------------------------------------------------------------- training
     def loss(self, x, rpn_results_list, batch_data_samples):
-        losses = super().loss(x, rpn_results_list, batch_data_samples)
-        losses.update(self.iou_loss(x, batch_data_samples))
+        """As ``StandardRoIHead.loss`` (assign, sample, box and mask losses), plus the IoU
+        head's loss, which may also train on the box head's outputs of the same step."""
+        batch_gt_instances, batch_gt_instances_ignore, _ = unpack_gt_instances(batch_data_samples)
+        sampling_results = []
+        for i, rpn_results in enumerate(rpn_results_list):
+            rpn_results.priors = rpn_results.pop('bboxes')
+            assign_result = self.bbox_assigner.assign(rpn_results, batch_gt_instances[i],
+                                                      batch_gt_instances_ignore[i])
+            sampling_results.append(self.bbox_sampler.sample(
+                assign_result, rpn_results, batch_gt_instances[i],
+                feats=[lvl_feat[i][None] for lvl_feat in x]))
+        bbox_results = self.bbox_loss(x, sampling_results)
+        losses = dict(bbox_results['loss_bbox'])
+        if self.with_mask:
+            mask_results = self.mask_loss(x, sampling_results, bbox_results['bbox_feats'],
+                                          batch_gt_instances)
+            losses.update(mask_results['loss_mask'])
+        losses.update(self.iou_loss(x, batch_data_samples, bbox_results))
         return losses
 
-    def iou_loss(self, x, batch_data_samples):
+    def iou_loss(self, x, batch_data_samples, bbox_results=None):
+        """BCE of the IoU head on jittered ground truths (the paper) and, with
+        ``train_cfg.rcnn.iou_sampler.own_boxes``, on the box head's own decoded boxes."""
         cfg = dict(DEFAULT_SAMPLER)
         if self.train_cfg is not None:
             cfg.update(self.train_cfg.get('iou_sampler', {}))
         num = cfg.pop('num_per_img')
-        boxes, labels, targets = [], [], []
-        for sample in batch_data_samples:
+        own_cfg = cfg.pop('own_boxes', None)
+        boxes, labels, targets, img_inds = [], [], [], []
+        for i, sample in enumerate(batch_data_samples):
             gt = sample.gt_instances
             b, lab, t = jitter_gt_boxes(get_box_tensor(gt.bboxes), gt.labels,
                                         sample.metainfo['img_shape'], num, **cfg)
             boxes.append(b)
             labels.append(lab)
             targets.append(t)
-        rois = bbox2roi(boxes)
+            img_inds.append(torch.full_like(lab, i))
+        if own_cfg is not None and bbox_results is not None:
+            own = own_iou_training_boxes(self.bbox_head, bbox_results, batch_data_samples,
+                                         **own_cfg)
+            for part, values in zip((boxes, labels, targets, img_inds), own):
+                part.append(values)
+        boxes = torch.cat(boxes)
+        rois = _as_rois(torch.cat(img_inds), boxes.to(x[0].dtype))
         logits = self.predict_iou_logits(x, rois)
         return self.iou_head.loss(logits, torch.cat(labels), torch.cat(targets))
 

@@ -1,0 +1,187 @@
+"""The results schema: the one module that writes, reads, aggregates and tabulates results.
+
+Every table in the README and ``docs/`` is generated from files laid out as
+
+    docs/results/<benchmark>/<run name>/seed<k>/summary.json   localization analysis
+                                                 metrics.json   tools/test.py --metrics-json
+                                                 train.json     training step time, iterations
+
+``summary.json`` is written by ``tools/analyze_localization.py`` (through :func:`write_json`),
+``metrics.json`` by ``tools/test.py``, ``train.json`` by ``tools/run_benchmark.py``. Tools
+read them only through :func:`load_run` / :func:`flatten`, so a change of layout is made
+here once. Pure Python and numpy: no mmdet needed to regenerate a table.
+"""
+import glob
+import json
+import math
+import os
+import os.path as osp
+import re
+import statistics
+
+SUMMARY_VERSION = 2  # 2: expected_calibration_error, localization_confidence
+SUMMARY, METRICS, TRAIN = 'summary.json', 'metrics.json', 'train.json'
+
+# Column name -> (header, kind). kind: 'ap' (stored as a fraction, shown in percent),
+# 'r' (a correlation or an error, 3 decimals), 's' (seconds), 'n' (a count).
+COLUMNS = {
+    'AP': ('AP', 'ap'), 'AP50': ('AP50', 'ap'), 'AP75': ('AP75', 'ap'),
+    'AP80': ('AP80', 'ap'), 'AP90': ('AP90', 'ap'),
+    'APs': ('APs', 'ap'), 'APm': ('APm', 'ap'), 'APl': ('APl', 'ap'),
+    'r_iou_ge05': ('r pred IoU (IoU>=.5)', 'r'), 'r_cls_ge05': ('r cls (IoU>=.5)', 'r'),
+    'r_score_ge05': ('r score (IoU>=.5)', 'r'),
+    'r_iou_gt0': ('r pred IoU (IoU>0)', 'r'), 'r_cls_gt0': ('r cls (IoU>0)', 'r'),
+    'ece': ('ECE', 'r'), 'sec_per_iter': ('s/iter', 's'),
+    'detections': ('detections (IoU>0)', 'n'),
+}
+METRIC_KEYS = {'AP': 'coco/bbox_mAP', 'AP50': 'coco/bbox_mAP_50', 'AP75': 'coco/bbox_mAP_75',
+               'AP80': 'coco/bbox_mAP_80', 'AP90': 'coco/bbox_mAP_90', 'APs': 'coco/bbox_mAP_s',
+               'APm': 'coco/bbox_mAP_m', 'APl': 'coco/bbox_mAP_l'}
+CLASS_AP = re.compile(r'^coco/(.+)_precision$')  # CocoMetric(classwise=True)
+
+
+class ResultsError(ValueError):
+    """A results file is missing or does not follow the schema."""
+
+
+def write_json(data, path):
+    """Write a results file: sorted keys, 2-space indent, NaN allowed (undefined
+    correlations), trailing newline, so reruns diff cleanly."""
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    with open(path, 'w') as f:
+        json.dump(data, f, indent=2, sort_keys=True, allow_nan=True)
+        f.write('\n')
+
+
+def read_json(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except OSError as exc:
+        raise ResultsError(f'{path}: cannot be read ({exc.strerror})')
+    except ValueError as exc:
+        raise ResultsError(f'{path}: not valid JSON ({exc})')
+
+
+def run_dir(root, benchmark, run, seed):
+    return osp.join(root, benchmark, run, f'seed{seed}')
+
+
+def _pearson(summary, subset, name):
+    v = summary.get(subset, {}).get(name, {}).get('pearson')
+    return float('nan') if v is None else float(v)
+
+
+def flatten_summary(summary, path='summary.json'):
+    """The table columns an analysis summary provides."""
+    for key in ('correlation_with_true_iou', 'correlation_with_true_iou_at_least_0_5',
+                'ap_by_iou_threshold', 'num_matched'):
+        if key not in summary:
+            raise ResultsError(f'{path}: not a localization summary (no {key!r})')
+    gt0, ge05 = 'correlation_with_true_iou', 'correlation_with_true_iou_at_least_0_5'
+    ece = summary.get('expected_calibration_error') or {}
+    return {
+        'r_iou_ge05': _pearson(summary, ge05, 'pred_iou'),
+        'r_cls_ge05': _pearson(summary, ge05, 'cls_score'),
+        'r_score_ge05': _pearson(summary, ge05, 'fused_score'),
+        'r_iou_gt0': _pearson(summary, gt0, 'pred_iou'),
+        'r_cls_gt0': _pearson(summary, gt0, 'cls_score'),
+        'ece': float(ece['value']) if ece.get('value') is not None else float('nan'),
+        'detections': summary['num_matched'],
+    }
+
+
+def flatten_metrics(metrics, path='metrics.json'):
+    """AP columns (fractions) and per-class AP (``AP_<class>``) from test metrics."""
+    if METRIC_KEYS['AP'] not in metrics:
+        raise ResultsError(f'{path}: no {METRIC_KEYS["AP"]!r}; not tools/test.py --metrics-json output')
+    out = {name: float(metrics[key]) for name, key in METRIC_KEYS.items() if key in metrics}
+    for key, value in metrics.items():
+        m = CLASS_AP.match(key)
+        if m:
+            out[f'AP_{m.group(1)}'] = float(value)
+    return out
+
+
+def load_run(path):
+    """One seed's flat row from ``path`` (a ``seed<k>`` folder): the columns of whichever
+    of summary.json, metrics.json and train.json it holds (at least one)."""
+    row, found = {}, False
+    readers = ((METRICS, flatten_metrics), (SUMMARY, flatten_summary),
+               (TRAIN, lambda d, p: {'sec_per_iter': d.get('sec_per_iter')}))
+    for name, reader in readers:
+        file = osp.join(path, name)
+        if osp.isfile(file):
+            row.update(reader(read_json(file), file))
+            found = True
+    if not found:
+        raise ResultsError(f'{path}: none of {SUMMARY}, {METRICS}, {TRAIN}')
+    return row
+
+
+def load_benchmark(root, benchmark):
+    """{run name: {seed: row}} for every ``<run>/seed<k>`` under ``root/benchmark``."""
+    runs = {}
+    for path in sorted(glob.glob(osp.join(root, benchmark, '*', 'seed*'))):
+        run, seed = osp.basename(osp.dirname(path)), osp.basename(path)[4:]
+        if seed.isdigit():
+            runs.setdefault(run, {})[int(seed)] = load_run(path)
+    return runs
+
+
+def aggregate(rows):
+    """{column: (mean, sample sd or nan, n)} over seeds' rows; NaN/None values are left
+    out (e.g. r pred IoU of a model without an IoU branch)."""
+    columns = {c for r in rows for c in r}
+    out = {}
+    for c in sorted(columns):
+        vals = [float(r[c]) for r in rows
+                if r.get(c) is not None and not math.isnan(float(r[c]))]
+        if vals:
+            out[c] = (statistics.fmean(vals),
+                      statistics.stdev(vals) if len(vals) > 1 else float('nan'), len(vals))
+    return out
+
+
+def _fmt(value, kind):
+    if kind == 'ap':
+        return f'{100 * value:.1f}'
+    if kind == 's':
+        return f'{value:.3f}'
+    if kind == 'n':
+        return f'{value:.0f}'
+    return f'{value:.3f}'
+
+
+def cell(value, kind, spread=True):
+    """A table cell: '-' for missing, 'm' for one value, 'm ± sd' for an aggregate."""
+    if value is None:
+        return '-'
+    if isinstance(value, tuple):
+        mean, sd, n = value
+        if n > 1 and spread and not math.isnan(sd):
+            return f'{_fmt(mean, kind)} ± {_fmt(sd, kind)}'
+        return _fmt(mean, kind)
+    if isinstance(value, float) and math.isnan(value):
+        return '-'
+    return _fmt(value, kind)
+
+
+def column_kind(column):
+    if column in COLUMNS:
+        return COLUMNS[column]
+    if column.startswith('AP_'):
+        return column[3:], 'ap'
+    raise ResultsError(f'unknown column {column!r}; known: {", ".join(COLUMNS)} and AP_<class>')
+
+
+def markdown_table(rows, columns, first='run', spread=True):
+    """The one Markdown table builder. ``rows``: list of (name, row), where a row maps
+    columns to a value or to an :func:`aggregate` tuple."""
+    kinds = [column_kind(c) for c in columns]
+    lines = [f'| {first} | ' + ' | '.join(h for h, _ in kinds) + ' |',
+             '|---|' + '---:|' * len(columns)]
+    for name, row in rows:
+        lines.append(f'| {name} | ' + ' | '.join(cell(row.get(c), k, spread)
+                                                 for c, (_, k) in zip(columns, kinds)) + ' |')
+    return '\n'.join(lines)
