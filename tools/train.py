@@ -1,7 +1,11 @@
 """Train a detector from an mmdet config with mmengine's Runner (iou_aware registered).
 
-    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
-                          [--cfg-options k=v ...] [--launcher pytorch]
+    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--checkpoint-interval N]
+                          [--amp] [--cfg-options k=v ...] [--launcher pytorch]
+
+With the project's configs (ResumableEpochBasedTrainLoop) ``--resume`` continues exactly
+where the checkpoint left off, also in the middle of an epoch; ``--checkpoint-interval N``
+writes a checkpoint every N iterations (instead of every epoch), so a kill loses at most N.
 """
 import argparse
 import os
@@ -10,8 +14,10 @@ from mmengine.runner import Runner
 
 import iou_aware  # noqa: F401  (registers our components before the config is built)
 from iou_aware.utils.cpu_distributed import finish_distributed
-from iou_aware.utils.cli import (add_runner_args, check_datasets_or_fail, fail,
-                                 parse_runner_args, prepare_config, run_or_fail)
+from iou_aware.engine import NonFiniteLossError
+from iou_aware.utils.cli import (add_runner_args, check_checkpoint_readable_or_fail,
+                                 check_datasets_or_fail, fail, parse_runner_args, prepare_config,
+                                 run_or_fail)
 
 
 def parse_args(argv=None):
@@ -26,6 +32,9 @@ def parse_args(argv=None):
     parser.add_argument('--resume', nargs='?', type=str, const='auto',
                         help='resume from CKPT, or from the latest checkpoint in the '
                         'work dir when no path is given')
+    parser.add_argument('--checkpoint-interval', type=int, metavar='N',
+                        help='checkpoint every N iterations instead of every epoch (the '
+                        'latest is kept)')
     add_runner_args(parser)
     return parse_runner_args(parser, argv)
 
@@ -42,19 +51,40 @@ def build_runner(args):
         if 'auto_scale_lr' not in cfg or 'base_batch_size' not in cfg.auto_scale_lr:
             fail('--auto-scale-lr needs `auto_scale_lr = dict(base_batch_size=...)` in the config')
         cfg.auto_scale_lr.enable = True
-    if args.resume == 'auto':
-        cfg.resume, cfg.load_from = True, None
-    elif args.resume is not None:
-        if not os.path.isfile(args.resume):
-            fail(f'checkpoint to resume from not found: {args.resume}')
-        cfg.resume, cfg.load_from = True, args.resume
+    if args.checkpoint_interval is not None:
+        if args.checkpoint_interval < 1:
+            fail(f'--checkpoint-interval must be a positive number of iterations, got '
+                 f'{args.checkpoint_interval}')
+        cfg.default_hooks.checkpoint = dict(
+            cfg.default_hooks.get('checkpoint') or {}, type='CheckpointHook', by_epoch=False,
+            interval=args.checkpoint_interval, save_last=True)
+    if args.resume is not None:
+        path = latest_checkpoint(cfg.work_dir) if args.resume == 'auto' else args.resume
+        if args.resume != 'auto' and not os.path.isfile(path):
+            fail(f'checkpoint to resume from not found: {path}')
+        if path is not None:
+            check_checkpoint_readable_or_fail(path)
+        cfg.resume, cfg.load_from = True, path
     check_datasets_or_fail(cfg, ('train', 'val') if cfg.get('val_cfg') else ('train',))
     return Runner.from_cfg(cfg)
 
 
+def latest_checkpoint(work_dir):
+    """The checkpoint mmengine's ``resume=True`` would pick (``last_checkpoint``), or None."""
+    marker = os.path.join(work_dir, 'last_checkpoint')
+    if not os.path.isfile(marker):
+        return None
+    with open(marker) as f:
+        path = f.read().strip()
+    return path if os.path.isfile(path) else None
+
+
 def main(argv=None):
     runner = build_runner(parse_args(argv))
-    run_or_fail(runner.train)
+    try:
+        run_or_fail(runner.train)
+    except NonFiniteLossError as exc:
+        fail(str(exc))
     finish_distributed()
 
 

@@ -1,6 +1,7 @@
 """Shared pieces of the command-line tools in tools/."""
 import os
 import os.path as osp
+import pickle
 import sys
 
 from mmengine.config import Config, DictAction
@@ -61,30 +62,44 @@ def check_datasets_or_fail(cfg, splits):
 
 def run_or_fail(fn):
     """Run ``fn()``; turn torch's refusal to load an unsafe checkpoint into one line."""
-    import pickle
     try:
         return fn()
     except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0][:200]
-        fail('torch refuses to load the checkpoint with weights_only=True (it pickles '
-             f'arbitrary Python objects): {first}. If you trust the file, rerun with '
-             'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1.')
+        _unsafe_checkpoint(exc)
+
+
+def check_checkpoint_readable_or_fail(path):
+    """Load ``path`` as torch's safe loader would; a missing, truncated or corrupt file (or
+    one holding no state_dict) fails with one line instead of an unpickler traceback.
+    Returns the loaded checkpoint."""
+    import torch
+    if not osp.isfile(path):
+        fail(f'checkpoint not found: {path}')
+    try:
+        ckpt = torch.load(path, map_location='cpu', weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if 'weights_only' in str(exc) or 'Unsupported global' in str(exc):
+            _unsafe_checkpoint(exc)
+        fail(f'cannot read checkpoint {path}: corrupt ({type(exc).__name__}: '
+             f'{_first_line(exc)})')
+    except (RuntimeError, EOFError, OSError, ValueError) as exc:
+        fail(f'cannot read checkpoint {path}: truncated or corrupt ({type(exc).__name__}: '
+             f'{_first_line(exc)})')
+    state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else None
+    if not isinstance(state, dict):
+        fail(f'checkpoint {path} holds no state_dict')
+    return ckpt
 
 
 def check_checkpoint_or_fail(model, path):
-    """Fail with one line when the checkpoint's weights do not fit the config's model.
+    """Fail with one line when the checkpoint cannot be read or its weights do not fit the
+    config's model.
 
     mmengine loads non-strictly and only logs the mismatch, so a checkpoint of another
     model would be evaluated with random weights in the unmatched layers.
     """
-    import torch
-    try:
-        ckpt = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as exc:
-        fail(f'cannot read checkpoint {path}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}')
-    state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else None
-    if not isinstance(state, dict):
-        fail(f'checkpoint {path} holds no state_dict')
+    ckpt = check_checkpoint_readable_or_fail(path)
+    state = ckpt.get('state_dict', ckpt)
     from mmengine.model import is_model_wrapper
     own = (model.module if is_model_wrapper(model) else model).state_dict()
     missing = sorted(set(own) - set(state))
@@ -94,6 +109,17 @@ def check_checkpoint_or_fail(model, path):
         parts = [f'{len(v)} {what} (e.g. {v[0]})' for what, v in
                  (('missing', missing), ('unexpected', unexpected), ('with another shape', wrong)) if v]
         fail(f'checkpoint {path} does not match the config\'s model: ' + '; '.join(parts))
+
+
+def _first_line(exc):
+    lines = str(exc).strip().splitlines()
+    return lines[0][:200] if lines else ''
+
+
+def _unsafe_checkpoint(exc):
+    fail('torch refuses to load the checkpoint with weights_only=True (it pickles '
+         f'arbitrary Python objects): {_first_line(exc)}. If you trust the file, rerun with '
+         'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1.')
 
 
 def default_work_dir(config_path):
