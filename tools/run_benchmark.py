@@ -1,0 +1,162 @@
+"""Run a benchmark: train every (run, seed), evaluate, analyse, keep the evidence, print
+the table.
+
+    python tools/run_benchmark.py configs/benchmarks/bccd.json [--runs NAME ...]
+        [--seeds K ...] [--work-dir work_dirs/benchmarks] [--results-dir docs/results]
+        [--table-only]
+
+A benchmark file names its runs (a config and optional ``cfg_options``, or ``eval_of``
+another run to re-evaluate that run's checkpoints with other test-time options), the
+seeds, and the splits to evaluate (each a results folder, e.g. ``bccd`` = the test split,
+``bccd-val`` = val). For each (run, seed) it trains with ``tools/train.py`` (seed
+``randomness.seed=k``; an interrupted training is resumed exactly), then for each split
+runs ``tools/test.py --metrics-json`` and ``tools/analyze_localization.py`` and writes
+
+    <results-dir>/<split folder>/<run>/seed<k>/{metrics,summary,train}.json
+
+(small files, committed; checkpoints stay under --work-dir). Steps whose outputs exist are
+skipped, so the command can be rerun after an interruption or with more seeds. Finally
+it prints the table of every run (mean ± sd over seeds) from the results files alone.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import shutil
+import subprocess
+import sys
+import time
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, ROOT)  # tools/ run from a checkout
+
+from iou_aware import results  # noqa: E402
+
+DEFAULT_COLUMNS = ['AP', 'AP50', 'AP75', 'AP90', 'r_iou_ge05', 'r_cls_ge05', 'r_iou_gt0',
+                   'r_cls_gt0', 'ece', 'sec_per_iter']
+
+
+def load_spec(path):
+    try:
+        with open(path) as f:
+            spec = json.load(f)
+    except (OSError, ValueError) as exc:
+        sys.exit(f'error: cannot read benchmark file {path}: {exc}')
+    for key in ('name', 'runs', 'seeds', 'splits'):
+        if key not in spec:
+            sys.exit(f'error: benchmark file {path} has no {key!r}')
+    for name, run in spec['runs'].items():
+        if ('config' in run) == ('eval_of' in run):
+            sys.exit(f'error: run {name!r} in {path} needs exactly one of "config", "eval_of"')
+        if 'eval_of' in run and run['eval_of'] not in spec['runs']:
+            sys.exit(f'error: run {name!r} in {path}: eval_of {run["eval_of"]!r} is not a run')
+    return spec
+
+
+def call(cmd, log):
+    print(f'[benchmark] $ {" ".join(cmd[1:])}  (log: {log})', flush=True)
+    with open(log, 'a') as f:
+        done = subprocess.run(cmd, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT)
+    if done.returncode != 0:
+        with open(log) as f:
+            tail = f.read()[-2000:]
+        sys.exit(f'error: step failed (exit {done.returncode}); end of {log}:\n{tail}')
+
+
+def training_config(spec, name):
+    run = spec['runs'][name]
+    while 'eval_of' in run:
+        name = run['eval_of']
+        run = spec['runs'][name]
+    return name, run
+
+
+def checkpoint_of(work_dir):
+    marker = osp.join(work_dir, 'last_checkpoint')
+    if not osp.isfile(marker):
+        return None
+    with open(marker) as f:
+        path = f.read().strip()
+    return path if osp.isfile(path) else None
+
+
+def train(spec, name, seed, args):
+    base, run = training_config(spec, name)
+    work_dir = osp.join(args.work_dir, spec['name'], base, f'seed{seed}')
+    done_marker = osp.join(work_dir, 'train_done.json')
+    if osp.isfile(done_marker):
+        return work_dir, checkpoint_of(work_dir)
+    os.makedirs(work_dir, exist_ok=True)
+    cmd = [sys.executable, 'tools/train.py', run['config'], '--work-dir', work_dir,
+           '--cfg-options', f'randomness.seed={seed}', *run.get('cfg_options', [])]
+    if checkpoint_of(work_dir):
+        cmd.insert(3, '--resume')
+    start = time.time()
+    call(cmd, osp.join(work_dir, 'train.log'))
+    from iou_aware.utils.run_logs import read_run_summary
+    summary = read_run_summary(work_dir)
+    stats = dict(sec_per_iter=summary['sec_per_iter'], iters=summary['iters'],
+                 wall_s=round(time.time() - start, 1), config=run['config'],
+                 cfg_options=run.get('cfg_options', []), seed=seed)
+    results.write_json(stats, done_marker)
+    return work_dir, checkpoint_of(work_dir)
+
+
+def evaluate(spec, name, seed, work_dir, ckpt, args):
+    base, run = training_config(spec, name)
+    options = [f'randomness.seed={seed}', *run.get('cfg_options', [])]
+    options += spec['runs'][name].get('cfg_options', []) if name != base else []
+    for folder, split_options in spec['splits'].items():
+        out = results.run_dir(args.results_dir, folder, name, seed)
+        os.makedirs(out, exist_ok=True)
+        eval_dir = osp.join(work_dir, 'eval', folder, name)
+        os.makedirs(eval_dir, exist_ok=True)
+        opts = ['--cfg-options', *options, *split_options]
+        metrics = osp.join(out, results.METRICS)
+        if not osp.isfile(metrics):
+            call([sys.executable, 'tools/test.py', run['config'], ckpt, '--work-dir', eval_dir,
+                  '--metrics-json', metrics, *opts], osp.join(eval_dir, 'test.log'))
+        summary = osp.join(out, results.SUMMARY)
+        if not osp.isfile(summary):
+            analysis = osp.join(eval_dir, 'analysis')
+            call([sys.executable, 'tools/analyze_localization.py', run['config'], ckpt,
+                  '--out-dir', analysis, *opts], osp.join(eval_dir, 'analyze.log'))
+            shutil.copy(osp.join(analysis, results.SUMMARY), summary)
+        shutil.copy(osp.join(work_dir, 'train_done.json'), osp.join(out, results.TRAIN))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('spec', help='benchmark file (configs/benchmarks/*.json)')
+    parser.add_argument('--runs', nargs='+', help='only these runs (default: all)')
+    parser.add_argument('--seeds', nargs='+', type=int, help='only these seeds')
+    parser.add_argument('--work-dir', default='work_dirs/benchmarks',
+                        help='checkpoints and logs')
+    parser.add_argument('--results-dir', default='docs/results', help='the evidence folder')
+    parser.add_argument('--table-only', action='store_true',
+                        help='print the table from the results files; run nothing')
+    parser.add_argument('--columns', nargs='+', default=None)
+    args = parser.parse_args(argv)
+    spec = load_spec(args.spec)
+    names = args.runs or list(spec['runs'])
+    unknown = [n for n in names if n not in spec['runs']]
+    if unknown:
+        parser.error(f'unknown run(s) {unknown}; {args.spec} has {list(spec["runs"])}')
+    if not args.table_only:
+        for name in names:
+            seeds = spec['runs'][name].get('seeds', spec['seeds'])
+            for seed in (s for s in seeds if args.seeds is None or s in args.seeds):
+                work_dir, ckpt = train(spec, name, seed, args)
+                evaluate(spec, name, seed, work_dir, ckpt, args)
+    columns = args.columns or spec.get('columns', DEFAULT_COLUMNS)
+    for folder in spec['splits']:
+        found = results.load_benchmark(args.results_dir, folder)
+        rows = [(f'{n} ({len(found[n])} seeds)', results.aggregate(list(found[n].values())))
+                for n in names if n in found]
+        print(f'\n{spec["name"]}: {folder} (mean ± sd over seeds; AP in %)\n'
+              + results.markdown_table(rows, columns))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
