@@ -1,7 +1,7 @@
 """Builds iou_aware._C, the compiled op library (see csrc/).
 
 CPU kernels are always built. CUDA kernels are added when torch sees a GPU or when
-FORCE_CUDA=1 (e.g. CI's compile check on a GPU-less machine), and then WITH_CUDA is defined.
+FORCE_CUDA=1 (e.g. CI's compile check on a GPU-less machine).
 """
 import glob
 import os
@@ -45,7 +45,7 @@ def extension():
         sources += sorted(glob.glob(os.path.join('csrc', '*', '*.cu')))
         kwargs['include_dirs'] += cuda_include_dirs()
         return cpp_extension.CUDAExtension(
-            'iou_aware._C', sources, define_macros=[('WITH_CUDA', None)],
+            'iou_aware._C', sources,
             extra_compile_args={'cxx': cxx, 'nvcc': ['-O3', '-std=c++20']}, **kwargs)
     return cpp_extension.CppExtension(
         'iou_aware._C', sources, extra_compile_args={'cxx': cxx}, **kwargs)

@@ -25,6 +25,18 @@ TORCH_LIBRARY(iou_aware, m) {
   m.def(
       "prroi_pool_backward_rois(Tensor grad_output, Tensor output, Tensor input, Tensor rois, "
       "SymInt pooled_height, SymInt pooled_width, float spatial_scale) -> Tensor");
+  // Test-only (CPU): the same three ops computed by the CUDA kernels' code run on the host
+  // (NCHW, one output value at a time), so GPU-less tests check the CUDA math.
+  m.def(
+      "_prroi_pool_forward_nchw(Tensor input, Tensor rois, SymInt pooled_height, "
+      "SymInt pooled_width, float spatial_scale) -> Tensor");
+  m.def(
+      "_prroi_pool_backward_input_nchw(Tensor grad_output, Tensor rois, SymInt pooled_height, "
+      "SymInt pooled_width, float spatial_scale, SymInt batch_size, SymInt channels, "
+      "SymInt height, SymInt width) -> Tensor");
+  m.def(
+      "_prroi_pool_backward_rois_nchw(Tensor grad_output, Tensor output, Tensor input, "
+      "Tensor rois, SymInt pooled_height, SymInt pooled_width, float spatial_scale) -> Tensor");
   // IoU-guided NMS: boxes [N, 4], cls scores [N], predicted IoUs [N] ->
   // (kept indices in the order kept, each kept box's cluster-max score)
   m.def(

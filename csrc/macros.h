@@ -3,9 +3,7 @@
 // compiled by the host compiler for the CPU op and by nvcc for the CUDA op, so the CPU
 // tests exercise the formulas the GPU runs (our machines have no GPU).
 #if defined(__CUDACC__) || defined(__HIPCC__)
-#define HOST_DEVICE __host__ __device__
 #define HOST_DEVICE_INLINE __host__ __device__ __forceinline__
 #else
-#define HOST_DEVICE
 #define HOST_DEVICE_INLINE inline
 #endif

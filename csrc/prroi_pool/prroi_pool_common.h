@@ -119,31 +119,64 @@ struct CachedWeights {
   HOST_DEVICE_INLINE T operator()(int i) const { return w[i - first]; }
 };
 
-// S = sum_{h in [h0,h1]} wy(h) * sum_{w in [w0,w1]} wx(w) * plane[h, w].
-template <typename Acc, typename T, typename WY, typename WX>
-HOST_DEVICE_INLINE Acc window_integral(const T* plane, int width, int h0, int h1, int w0,
-                                       int w1, const WY& wy, const WX& wx) {
-  Acc s = Acc(0);
-  for (int h = h0; h <= h1; ++h) {
-    const T* row = plane + static_cast<long>(h) * width;
-    Acc r = Acc(0);
-    for (int w = w0; w <= w1; ++w) r += wx(w) * static_cast<Acc>(row[w]);
-    s += wy(h) * r;
+// The channel count of a CUDA thread's grid: a compile-time 1, so the channel loops below
+// vanish there.
+struct OneLane {
+  HOST_DEVICE_INLINE constexpr operator int64_t() const { return 1; }
+};
+
+// `lanes` contiguous channels at each grid point (h, w) of a map: an NCHW plane with one
+// lane (CUDA), or a block of channels of a channels-last map (CPU).
+template <typename T, typename Lanes = int64_t>
+struct Grid {
+  T* data;
+  int64_t row_stride, col_stride;
+  Lanes lanes;
+  HOST_DEVICE_INLINE T* at(int h, int w) const {
+    return data + h * row_stride + w * col_stride;
   }
-  return s;
+};
+
+// sum[c] = sum_{h in [h0,h1]} wy(h) * sum_{w in [w0,w1]} wx(w) * F[h, w, c] for every lane c;
+// row[] is scratch of the same length. The per-lane loops are what the CPU vectorizes.
+template <typename Acc, typename T, typename L, typename WY, typename WX>
+HOST_DEVICE_INLINE void window_integral(const Grid<const T, L>& f, int h0, int h1, int w0,
+                                        int w1, const WY& wy, const WX& wx,
+                                        Acc* __restrict__ row, Acc* __restrict__ sum) {
+  for (int64_t c = 0; c < f.lanes; ++c) sum[c] = Acc(0);
+  for (int h = h0; h <= h1; ++h) {
+    for (int64_t c = 0; c < f.lanes; ++c) row[c] = Acc(0);
+    for (int w = w0; w <= w1; ++w) {
+      const Acc a = wx(w);
+      const T* __restrict__ v = f.at(h, w);
+      for (int64_t c = 0; c < f.lanes; ++c) row[c] += a * static_cast<Acc>(v[c]);
+    }
+    const Acc b = wy(h);
+    for (int64_t c = 0; c < f.lanes; ++c) sum[c] += b * row[c];
+  }
 }
 
-// The transpose of window_integral: plane[h, w] += g * wy(h) * wx(w), with `add` an atomic
-// add on CUDA (the CPU kernel runs the same loops over a block of channels at a time).
-template <typename Acc, typename T, typename WY, typename WX, typename Add>
-HOST_DEVICE_INLINE void window_scatter(T* plane, int width, int h0, int h1, int w0, int w1,
-                                       const WY& wy, const WX& wx, Acc g, const Add& add) {
+// The transpose: F[h, w, c] += (g[c] * wy(h)) * wx(w) through add(pointer, value), an
+// atomic add on CUDA; gy[] is scratch of the lanes' length.
+template <typename Acc, typename L, typename WY, typename WX, typename Add>
+HOST_DEVICE_INLINE void window_scatter(const Grid<Acc, L>& f, int h0, int h1, int w0, int w1,
+                                       const WY& wy, const WX& wx, const Acc* __restrict__ g,
+                                       Acc* __restrict__ gy, const Add& add) {
   for (int h = h0; h <= h1; ++h) {
-    const Acc gy = g * wy(h);
-    T* row = plane + static_cast<long>(h) * width;
-    for (int w = w0; w <= w1; ++w) add(row + w, static_cast<T>(gy * wx(w)));
+    const Acc a = wy(h);
+    for (int64_t c = 0; c < f.lanes; ++c) gy[c] = g[c] * a;
+    for (int w = w0; w <= w1; ++w) {
+      const Acc b = wx(w);
+      Acc* __restrict__ dst = f.at(h, w);
+      for (int64_t c = 0; c < f.lanes; ++c) add(dst + c, gy[c] * b);
+    }
   }
 }
+
+struct PlainAdd {
+  template <typename T>
+  HOST_DEVICE_INLINE void operator()(T* p, T v) const { *p += v; }
+};
 
 // Grid values F[h, w] of one plane, read through `at(h, w)`. The CUDA kernel reads a
 // channel's plane; the CPU kernel passes the grad-weighted channel sum of a window
@@ -218,6 +251,115 @@ HOST_DEVICE_INLINE void accumulate_corner_grads(const Bin<Acc>& b, Acc out, Acc 
   grad[2] += g * (d_xs * b.dxs_dx2 + d_xe * b.dxe_dx2);
   grad[3] += g * (d_ys * b.dys_dy2 + d_ye * b.dye_dy2);
 }
+
+// ---- The CUDA kernels' per-thread work on NCHW maps: one output value (forward, input
+// gradient) or one (RoI, bin) pair (box gradient) per index. The CUDA launcher runs these
+// functors in a grid-stride loop; the CPU build runs the very same ones in the test-only
+// ops _prroi_pool_*_nchw, so tests on a GPU-less machine check what the GPU computes.
+
+template <typename Acc>
+struct Pooling {
+  int64_t N, C;  // batch size and channels of the feature map
+  int H, W, ph, pw;
+  Acc scale;
+};
+
+// Where index idx of a [K, C, ph, pw] tensor (or of [K, ph, pw] with C == 1) pools from:
+// its bin and support window, or ok == false if it pools nothing (zero-area bin; a batch
+// index out of range, which the launchers reject beforehand, also reads nothing).
+template <typename Acc>
+struct Site {
+  int64_t k, c, n;
+  int i, j, h0, h1, w0, w1;
+  Bin<Acc> bin;
+  bool ok;
+};
+
+template <typename T, typename Acc>
+HOST_DEVICE_INLINE Site<Acc> locate(int64_t idx, const T* rois, const Pooling<Acc>& p,
+                                    int64_t channels) {
+  Site<Acc> s;
+  s.j = static_cast<int>(idx % p.pw);
+  s.i = static_cast<int>((idx / p.pw) % p.ph);
+  s.c = (idx / p.pw / p.ph) % channels;
+  s.k = idx / p.pw / p.ph / channels;
+  const T* roi = rois + s.k * 5;
+  s.n = static_cast<int64_t>(static_cast<Acc>(roi[0]));
+  s.bin = make_bin<Acc>(roi[1], roi[2], roi[3], roi[4], s.i, s.j, p.ph, p.pw, p.scale);
+  s.ok = s.n >= 0 && s.n < p.N && s.bin.area > Acc(0);
+  support_range(s.bin.ys, s.bin.ye, p.H, &s.h0, &s.h1);
+  support_range(s.bin.xs, s.bin.xe, p.W, &s.w0, &s.w1);
+  return s;
+}
+
+template <typename T, typename Acc>
+struct ForwardOp {
+  const T* input;
+  const T* rois;
+  T* output;
+  Pooling<Acc> p;
+  HOST_DEVICE_INLINE void operator()(int64_t idx) const {
+    const Site<Acc> s = locate(idx, rois, p, p.C);
+    Acc row, sum = Acc(0);
+    if (s.ok) {
+      const Grid<const T, OneLane> plane{input + (s.n * p.C + s.c) * p.H * p.W, p.W, 1, {}};
+      window_integral<Acc>(plane, s.h0, s.h1, s.w0, s.w1, HatWeights<Acc>{s.bin.ys, s.bin.ye},
+                           HatWeights<Acc>{s.bin.xs, s.bin.xe}, &row, &sum);
+      sum /= s.bin.area;
+    }
+    output[idx] = static_cast<T>(sum);
+  }
+};
+
+// grad_input is an [N, C, H, W] buffer in Acc (float32 for half/bfloat16).
+template <typename T, typename Acc, typename Add>
+struct BackwardInputOp {
+  const T* grad;
+  const T* rois;
+  Acc* grad_input;
+  Pooling<Acc> p;
+  HOST_DEVICE_INLINE void operator()(int64_t idx) const {
+    const Site<Acc> s = locate(idx, rois, p, p.C);
+    const Acc g = static_cast<Acc>(grad[idx]);
+    if (!s.ok || g == Acc(0)) return;
+    const Acc g_bin = g / s.bin.area;
+    Acc gy;
+    const Grid<Acc, OneLane> plane{grad_input + (s.n * p.C + s.c) * p.H * p.W, p.W, 1, {}};
+    window_scatter<Acc>(plane, s.h0, s.h1, s.w0, s.w1, HatWeights<Acc>{s.bin.ys, s.bin.ye},
+                        HatWeights<Acc>{s.bin.xs, s.bin.xe}, &g_bin, &gy, Add{});
+  }
+};
+
+// One index per (RoI, bin): sums its share of the RoI's corner gradients over channels,
+// then adds it to grad_rois ([K, 5] in Acc), one add per corner.
+template <typename T, typename Acc, typename Add>
+struct BackwardRoisOp {
+  const T* grad;
+  const T* output;
+  const T* input;
+  const T* rois;
+  Acc* grad_rois;
+  Pooling<Acc> p;
+  HOST_DEVICE_INLINE void operator()(int64_t idx) const {
+    const Site<Acc> s = locate(idx, rois, p, 1);
+    if (!s.ok) return;
+    const HatWeights<Acc> wy{s.bin.ys, s.bin.ye}, wx{s.bin.xs, s.bin.xe};
+    Acc acc[4] = {0, 0, 0, 0};
+    for (int64_t c = 0; c < p.C; ++c) {
+      const int64_t o = ((s.k * p.C + c) * p.ph + s.i) * p.pw + s.j;
+      const Acc g = static_cast<Acc>(grad[o]);
+      if (g == Acc(0)) continue;
+      const PlaneReader<Acc, T> f{input + (s.n * p.C + c) * p.H * p.W, p.W};
+      accumulate_corner_grads<Acc>(s.bin, static_cast<Acc>(output[o]), g,
+                                   vertical_edge_integral<Acc>(f, p.W, s.bin.xs, s.h0, s.h1, wy),
+                                   vertical_edge_integral<Acc>(f, p.W, s.bin.xe, s.h0, s.h1, wy),
+                                   horizontal_edge_integral<Acc>(f, p.H, s.bin.ys, s.w0, s.w1, wx),
+                                   horizontal_edge_integral<Acc>(f, p.H, s.bin.ye, s.w0, s.w1, wx),
+                                   acc);
+    }
+    for (int d = 0; d < 4; ++d) Add{}(grad_rois + s.k * 5 + 1 + d, acc[d]);
+  }
+};
 
 }  // namespace prroi
 }  // namespace iou_aware

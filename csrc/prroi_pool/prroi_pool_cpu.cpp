@@ -4,11 +4,14 @@
 // All three kernels work on channels-last maps: every channel of a bin shares the weights
 // wy(h) * wx(w), so the innermost loops run over contiguous channels and the compiler
 // vectorizes them (the channel planes of an NCHW map are H*W apart, which made per-channel
-// loops memory-bound). Per channel they add in the order of the shared window_integral /
-// window_scatter (rows of w, then h), so they match the CUDA kernels term for term; the box
-// gradient instead applies the shared edge integrals once to a grad-weighted channel sum.
-// A caller that pools the same map many times (IoU-Net's box refinement) can pass it
-// channels-last already and skip the per-call transpose.
+// loops memory-bound). Forward and input gradient run the shared window_integral /
+// window_scatter with all channels as lanes, the CUDA kernels the same functions with one
+// lane per thread; the box gradient applies the shared edge integrals once to a
+// grad-weighted channel sum. A caller that pools the same map many times (IoU-Net's box
+// refinement) can pass it channels-last already and skip the per-call transpose.
+//
+// The bottom of this file also registers the test-only ops _prroi_pool_*_nchw: the CUDA
+// kernels' launchers and per-thread code (prroi_pool_nchw.h) run serially on the host.
 #include <algorithm>
 
 #include <ATen/ATen.h>
@@ -20,6 +23,7 @@
 
 #include "prroi_pool_checks.h"
 #include "prroi_pool_common.h"
+#include "prroi_pool_nchw.h"
 
 namespace iou_aware {
 namespace {
@@ -74,25 +78,6 @@ struct RoiTables {
   }
 };
 
-// sum[c] = sum_{h in [h0,h1]} wy(h) * sum_{w in [w0,w1]} wx(w) * map[h, w, c] for a
-// channels-last map, in window_integral's order.
-template <typename Acc, typename T>
-void window_integral_channels(const T* map, int64_t W, int64_t C, int h0, int h1, int w0,
-                              int w1, const CachedWeights<Acc>& wy, const CachedWeights<Acc>& wx,
-                              Acc* __restrict__ row, Acc* __restrict__ sum) {
-  std::fill(sum, sum + C, Acc(0));
-  for (int h = h0; h <= h1; ++h) {
-    std::fill(row, row + C, Acc(0));
-    for (int w = w0; w <= w1; ++w) {
-      const Acc a = wx(w);
-      const T* __restrict__ f = map + (static_cast<int64_t>(h) * W + w) * C;
-      for (int64_t c = 0; c < C; ++c) row[c] += a * static_cast<Acc>(f[c]);
-    }
-    const Acc b = wy(h);
-    for (int64_t c = 0; c < C; ++c) sum[c] += b * row[c];
-  }
-}
-
 // sum_c g[c] * f[c] in eight interleaved partial sums: a float reduction is only
 // vectorized when the code itself fixes a reassociated order.
 template <typename Acc, typename T>
@@ -118,10 +103,9 @@ struct WindowReader {
 
 at::Tensor forward_cpu(const at::Tensor& input_, const at::Tensor& rois_, int64_t ph,
                        int64_t pw, double spatial_scale) {
-  check_forward_args(input_, rois_, ph, pw, "CPU");
+  check_forward(input_, rois_, ph, pw, spatial_scale);
   const at::Tensor input = input_.contiguous(at::MemoryFormat::ChannelsLast);
   const at::Tensor rois = rois_.contiguous();
-  check_batch_indices(rois, input.size(0));
   const int64_t K = rois.size(0), C = input.size(1), H = input.size(2), W = input.size(3);
   at::Tensor output = at::empty({K, C, ph, pw}, input.options().memory_format(at::MemoryFormat::Contiguous));
   if (output.numel() == 0) return output;
@@ -144,12 +128,11 @@ at::Tensor forward_cpu(const at::Tensor& input_, const at::Tensor& rois_, int64_
           std::fill(o, o + C * P, scalar_t(0));
           continue;
         }
-        const scalar_t* map = in + static_cast<int64_t>(roi[0]) * H * W * C;
+        const Grid<const scalar_t> map{in + static_cast<int64_t>(roi[0]) * H * W * C, W * C, C, C};
         for (int i = 0; i < ph; ++i)
           for (int j = 0; j < pw; ++j) {
-            window_integral_channels<Acc>(map, W, C, t.y.first[i], t.y.last[i], t.x.first[j],
-                                          t.x.last[j], t.y.at(i), t.x.at(j), row.data(),
-                                          sum.data());
+            window_integral<Acc>(map, t.y.first[i], t.y.last[i], t.x.first[j], t.x.last[j],
+                                 t.y.at(i), t.x.at(j), row.data(), sum.data());
             for (int64_t c = 0; c < C; ++c)
               o[c * P + i * pw + j] = static_cast<scalar_t>(sum[c] / area);
           }
@@ -162,15 +145,12 @@ at::Tensor forward_cpu(const at::Tensor& input_, const at::Tensor& rois_, int64_
 at::Tensor backward_input_cpu(const at::Tensor& grad_, const at::Tensor& rois_, int64_t ph,
                               int64_t pw, double spatial_scale, int64_t N, int64_t C,
                               int64_t H, int64_t W) {
-  check_backward_args(grad_, rois_, ph, pw, C, "CPU");
+  check_backward_input(grad_, rois_, ph, pw, spatial_scale, N, C, H, W);
   const at::Tensor grad = grad_.contiguous(), rois = rois_.contiguous();
-  check_batch_indices(rois, N);
   const int64_t K = rois.size(0);
   // Accumulate low-precision gradients in float32, like the forward's opmath. The buffer
   // is channels-last, like the forward's reads.
-  const bool low = grad.scalar_type() == at::kHalf || grad.scalar_type() == at::kBFloat16;
-  const auto acc_type = low ? at::kFloat : grad.scalar_type();
-  at::Tensor grad_input = at::zeros({N, H, W, C}, grad.options().dtype(acc_type));
+  at::Tensor grad_input = at::zeros({N, H, W, C}, grad.options().dtype(acc_type(grad.scalar_type())));
   // The op's contract (and its fake kernel) is a contiguous [N, C, H, W] gradient.
   const auto to_nchw = [&] { return grad_input.permute({0, 3, 1, 2}).to(grad.scalar_type()).contiguous(); };
   if (K == 0 || grad_input.numel() == 0) return to_nchw();
@@ -183,7 +163,6 @@ at::Tensor backward_input_cpu(const at::Tensor& grad_, const at::Tensor& rois_, 
     Acc* gi = grad_input.mutable_data_ptr<Acc>();
     // Split by channel: each thread owns a block of channels at every position, so no two
     // threads add to the same value (no atomics) and each adds along contiguous channels.
-    // Per channel the adds are window_scatter's: (g * wy(h)) * wx(w), rows then columns.
     at::parallel_for(0, C, 16, [&](int64_t c_begin, int64_t c_end) {
       const int64_t nc = c_end - c_begin;
       RoiTables<Acc> t;
@@ -193,7 +172,7 @@ at::Tensor backward_input_cpu(const at::Tensor& grad_, const at::Tensor& rois_, 
         t.build(roi, ph, pw, H, W, static_cast<Acc>(spatial_scale));
         const Acc area = t.bin00.area;
         if (!(area > Acc(0))) continue;
-        Acc* map = gi + static_cast<int64_t>(roi[0]) * H * W * C + c_begin;
+        const Grid<Acc> map{gi + static_cast<int64_t>(roi[0]) * H * W * C + c_begin, W * C, C, nc};
         for (int i = 0; i < ph; ++i)
           for (int j = 0; j < pw; ++j) {
             bool any = false;
@@ -201,18 +180,9 @@ at::Tensor backward_input_cpu(const at::Tensor& grad_, const at::Tensor& rois_, 
               gbin[c] = static_cast<Acc>(g[(k * C + c_begin + c) * P + i * pw + j]) / area;
               any = any || gbin[c] != Acc(0);
             }
-            if (!any) continue;
-            const CachedWeights<Acc> wy = t.y.at(i), wx = t.x.at(j);
-            for (int h = t.y.first[i]; h <= t.y.last[i]; ++h) {
-              const Acc a = wy(h);
-              for (int64_t c = 0; c < nc; ++c) gy[c] = gbin[c] * a;
-              for (int w = t.x.first[j]; w <= t.x.last[j]; ++w) {
-                const Acc b = wx(w);
-                Acc* __restrict__ dst = map + (static_cast<int64_t>(h) * W + w) * C;
-                const Acc* __restrict__ src = gy.data();
-                for (int64_t c = 0; c < nc; ++c) dst[c] += src[c] * b;
-              }
-            }
+            if (any)
+              window_scatter<Acc>(map, t.y.first[i], t.y.last[i], t.x.first[j], t.x.last[j],
+                                  t.y.at(i), t.x.at(j), gbin.data(), gy.data(), PlainAdd{});
           }
       }
     });
@@ -223,15 +193,10 @@ at::Tensor backward_input_cpu(const at::Tensor& grad_, const at::Tensor& rois_, 
 at::Tensor backward_rois_cpu(const at::Tensor& grad_, const at::Tensor& output_,
                              const at::Tensor& input_, const at::Tensor& rois_, int64_t ph,
                              int64_t pw, double spatial_scale) {
-  check_forward_args(input_, rois_, ph, pw, "CPU");
-  check_backward_args(grad_, rois_, ph, pw, input_.size(1), "CPU");
-  TORCH_CHECK(output_.sizes() == grad_.sizes(),
-              "prroi_pool_backward_rois: output must have grad_output's shape ", grad_.sizes(),
-              ", got ", output_.sizes());
+  check_backward_rois(grad_, output_, input_, rois_, ph, pw, spatial_scale);
   const at::Tensor grad = grad_.contiguous(), output = output_.contiguous();
   const at::Tensor input = input_.contiguous(at::MemoryFormat::ChannelsLast);
   const at::Tensor rois = rois_.contiguous();
-  check_batch_indices(rois, input.size(0));
   const int64_t K = rois.size(0), C = input.size(1), H = input.size(2), W = input.size(3);
   at::Tensor grad_rois = at::zeros({K, 5}, rois.options());
   if (K == 0 || C == 0) return grad_rois;
@@ -293,12 +258,24 @@ at::Tensor backward_rois_cpu(const at::Tensor& grad_, const at::Tensor& output_,
   return grad_rois;
 }
 
+// The CUDA kernels' code on the host: indices one after another, so plain adds suffice.
+struct SerialExec {
+  using Add = PlainAdd;
+  template <typename F>
+  static void run(int64_t n, const F& f) {
+    for (int64_t i = 0; i < n; ++i) f(i);
+  }
+};
+
 }  // namespace
 
 TORCH_LIBRARY_IMPL(iou_aware, CPU, m) {
   m.impl("prroi_pool_forward", &forward_cpu);
   m.impl("prroi_pool_backward_input", &backward_input_cpu);
   m.impl("prroi_pool_backward_rois", &backward_rois_cpu);
+  m.impl("_prroi_pool_forward_nchw", &forward_nchw<SerialExec>);
+  m.impl("_prroi_pool_backward_input_nchw", &backward_input_nchw<SerialExec>);
+  m.impl("_prroi_pool_backward_rois_nchw", &backward_rois_nchw<SerialExec>);
 }
 
 }  // namespace iou_aware

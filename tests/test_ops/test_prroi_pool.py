@@ -148,6 +148,53 @@ def test_gradients_match_reference_many_channels_and_grid_aligned_edges(channels
     torch.testing.assert_close(prroi_pool(cl, rois, 3, 0.5), outs[0], rtol=0, atol=0)
 
 
+def edge_case_rois(batch, height, width, scale, dtype):
+    """Boxes (image coordinates) at the edge cases: edges on grid lines, the whole map,
+    partly and fully outside, reversed, zero-size, huge."""
+    h, w = height / scale, width / scale
+    big = 3e4 if dtype == torch.float16 else 1e6  # float16 ends at 65504
+    return torch.tensor([[0, 1 / scale, 2 / scale, 5 / scale, 6 / scale],  # edges on grid lines
+                         [batch - 1, 0, 0, w, h],                           # the whole map
+                         [0, -0.4 * w, 0.5 * h, 0.3 * w, 1.6 * h],          # partly outside
+                         [batch - 1, 1.2 * w, -0.9 * h, 1.9 * w, -0.1 * h],  # fully outside
+                         [0, 0.7 * w, 0.2 * h, 0.2 * w, 0.6 * h],           # reversed x
+                         [0, 0.3 * w, 0.3 * h, 0.3 * w, 0.9 * h],           # zero width
+                         [batch - 1, -big, -big / 3, big, 2 * big]],        # huge
+                        dtype=torch.float64).to(dtype)
+
+
+@pytest.mark.parametrize('dtype,tol', [(torch.float64, 1e-12), (torch.float32, 1e-5),
+                                       (torch.float16, 1e-3), (torch.bfloat16, 1e-2)])
+def test_cuda_kernel_code_run_on_cpu_matches_cpu_kernels_and_reference(dtype, tol):
+    # The _nchw ops run the CUDA kernels' launchers and per-thread functors on the host, so
+    # this fails if the code the GPU runs disagrees with the CPU kernels or the reference,
+    # on a machine without a GPU. Forward and input gradient add in the same order in both
+    # (the shared window_integral / window_scatter); the box gradient sums differently.
+    g = torch.Generator().manual_seed(9)
+    input = torch.randn(2, 10, 9, 11, generator=g, dtype=torch.float64).to(dtype)
+    rois = torch.cat([random_rois(10, 2, 9, 11, 0.5, dtype, g), edge_case_rois(2, 9, 11, 0.5, dtype)])
+    args = (3, 4, 0.5)
+    out = op.prroi_pool_forward(input, rois, *args)
+    grad = torch.randn(out.shape, generator=g, dtype=torch.float64).to(dtype)
+    results = {}
+    for name, fwd, bwd_in, bwd_rois in [
+            ('cpu', op.prroi_pool_forward, op.prroi_pool_backward_input, op.prroi_pool_backward_rois),
+            ('cuda code', op._prroi_pool_forward_nchw, op._prroi_pool_backward_input_nchw,
+             op._prroi_pool_backward_rois_nchw)]:
+        o = fwd(input, rois, *args)
+        results[name] = (o, bwd_in(grad, rois, *args, *input.shape), bwd_rois(grad, o, input, rois, *args))
+    for got, want in zip(results['cuda code'], results['cpu']):
+        assert got.dtype == want.dtype == dtype and got.shape == want.shape
+        scale = max(1.0, want.double().abs().max().item())
+        torch.testing.assert_close(got.double(), want.double(), rtol=tol, atol=tol * scale)
+    if dtype == torch.float64:
+        x, r = input.clone().requires_grad_(), rois.clone().requires_grad_()
+        ref = prroi_pool_reference(x, r, *args)
+        ref.backward(grad)
+        for got, want in zip(results['cuda code'], (ref.detach(), x.grad, r.grad)):
+            torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-9)
+
+
 @pytest.mark.parametrize('pool', ['compiled', 'reference'])
 def test_box_gradient_on_grid_lines_matches_finite_differences(pool):
     # Edges exactly on grid lines (clipped boxes land there) are where a cell-by-cell
