@@ -4,7 +4,7 @@ from torch import nn
 
 from ._library import has_extension, warn_fallback
 from .prroi_pool_reference import prroi_pool_reference
-from .roi_format import check_rois, pair, rois_to_tensor
+from .roi_format import check_rois, check_scale, pair, rois_to_tensor
 
 OP = 'prroi_pool'
 
@@ -22,8 +22,8 @@ def prroi_pool(input, rois, output_size, spatial_scale=1.0):
             or one ``(x1, y1, x2, y2)`` tensor per image, in input-image coordinates.
             A reversed box (x2 < x1 or y2 < y1) has zero width or height.
         output_size (int or (int, int)): bins per RoI, ``(ph, pw)``.
-        spatial_scale (float): feature-map size / image size, e.g. 1/4 for stride 4.
-            Coordinates are scaled with no -0.5 shift (as the original and mmcv).
+        spatial_scale (float): feature-map size / image size (finite, > 0), e.g. 1/4 for
+            stride 4. Coordinates are scaled with no -0.5 shift (as the original and mmcv).
 
     Returns:
         Tensor[K, C, ph, pw]
@@ -31,10 +31,11 @@ def prroi_pool(input, rois, output_size, spatial_scale=1.0):
     rois = rois_to_tensor(rois)
     check_rois(input, rois, OP)
     ph, pw = pair(output_size, OP)
+    scale = check_scale(spatial_scale, OP)
     if has_extension():
-        return torch.ops.iou_aware.prroi_pool_forward(input, rois, ph, pw, float(spatial_scale))
+        return torch.ops.iou_aware.prroi_pool_forward(input, rois, ph, pw, scale)
     warn_fallback(OP)
-    return prroi_pool_reference(input, rois, ph, pw, float(spatial_scale))
+    return prroi_pool_reference(input, rois, ph, pw, scale)
 
 
 class PrRoIPool2d(nn.Module):
@@ -43,7 +44,7 @@ class PrRoIPool2d(nn.Module):
     def __init__(self, output_size, spatial_scale=1.0):
         super().__init__()
         self.output_size = pair(output_size, 'PrRoIPool2d')
-        self.spatial_scale = float(spatial_scale)
+        self.spatial_scale = check_scale(spatial_scale, 'PrRoIPool2d')
 
     def forward(self, input, rois):
         return prroi_pool(input, rois, self.output_size, self.spatial_scale)

@@ -1,4 +1,7 @@
 """RoI argument handling shared by the RoI ops."""
+import math
+import numbers
+
 import torch
 
 
@@ -41,24 +44,48 @@ def check_rois(input, rois, op):
     if rois.shape[0] == 0 or torch.compiler.is_compiling():
         return  # data-dependent checks cannot run on traced (fake) tensors
     index = rois[:, 0]
-    bad = (index < 0) | (index >= input.shape[0]) | (index != torch.floor(index))
-    if bool(bad.any()):
-        k = int(bad.nonzero()[0, 0])
+    bad_index = (index < 0) | (index >= input.shape[0]) | (index != torch.floor(index))
+    bad_coords = ~torch.isfinite(rois[:, 1:]).all(dim=1)
+    if not bool((bad_index | bad_coords).any()):  # one host sync when all is well (CUDA)
+        return
+    if bool(bad_index.any()):
+        k = int(bad_index.nonzero()[0, 0])
         raise ValueError(f'{op}: rois[{k}, 0] (batch index) must be an integer in '
                          f'[0, {input.shape[0]}), got {rois[k, 0].item()}')
-    if not bool(torch.isfinite(rois[:, 1:]).all()):
-        k = int((~torch.isfinite(rois[:, 1:])).any(dim=1).nonzero()[0, 0])
-        raise ValueError(f'{op}: rois[{k}] has a non-finite coordinate: {rois[k].tolist()}')
+    k = int(bad_coords.nonzero()[0, 0])
+    raise ValueError(f'{op}: rois[{k}] has a non-finite coordinate: {rois[k].tolist()}')
 
 
 def pair(output_size, op):
     """An int or (ph, pw) of positive ints -> (ph, pw)."""
-    if isinstance(output_size, int):
-        output_size = (output_size, output_size)
+    values = (output_size, output_size) if isinstance(output_size, numbers.Integral) else output_size
     try:
-        ph, pw = (int(v) for v in output_size)
-    except (TypeError, ValueError):
-        raise ValueError(f'{op}: output_size must be an int or a pair (ph, pw), got {output_size!r}')
-    if ph <= 0 or pw <= 0 or (ph, pw) != tuple(output_size):
+        values = tuple(values)
+    except TypeError:
+        values = ()
+    # bool is an Integral too, but True as a size is surely a mistake.
+    if len(values) != 2 or any(isinstance(v, bool) or not isinstance(v, numbers.Integral)
+                               for v in values):
+        raise ValueError(f'{op}: output_size must be an int or a pair of ints (ph, pw), '
+                         f'got {output_size!r}')
+    ph, pw = (int(v) for v in values)
+    if ph <= 0 or pw <= 0:
         raise ValueError(f'{op}: output_size must be positive integers, got {output_size!r}')
     return ph, pw
+
+
+def check_scale(spatial_scale, op):
+    """spatial_scale (feature-map size / image size) -> float; finite and > 0."""
+    if isinstance(spatial_scale, (bool, str)):
+        scale = None
+    else:
+        try:
+            scale = float(spatial_scale)
+        except (TypeError, ValueError, RuntimeError):  # RuntimeError: a multi-element tensor
+            scale = None
+    if scale is None:
+        raise TypeError(f'{op}: spatial_scale must be a number (feature-map size / image size, '
+                        f'e.g. 0.25 for stride 4), got {spatial_scale!r}')
+    if not (math.isfinite(scale) and scale > 0):
+        raise ValueError(f'{op}: spatial_scale must be a finite number > 0, got {spatial_scale!r}')
+    return scale
