@@ -77,11 +77,12 @@ def numeric_prroi_pool(input, rois, ph, pw, scale, samples=96):
 
 
 def pool_with_grads(pool, input, rois, weight):
-    """(output, d loss/d input, d loss/d rois) for loss = sum(pool(input, rois) * weight)."""
-    x = input.detach().clone().requires_grad_()
-    r = rois.detach().clone().requires_grad_()
+    """(output, d loss/d input, d loss/d rois) for loss = sum(pool(input, rois) * weight).
+    The leaves keep the layouts of input and rois; weight is the output gradient as is."""
+    x = input.detach().requires_grad_()
+    r = rois.detach().requires_grad_()
     out = pool(x, r)
-    (out * weight).sum().backward()
+    out.backward(weight)
     return out.detach(), x.grad, r.grad
 
 
@@ -246,15 +247,22 @@ def test_non_contiguous_and_channels_last_inputs_give_the_same_results(device):
     strided_rois = rois_wide[:, ::2]
     weight = torch.randn(6, 3, 1, 3, generator=g, dtype=torch.float64).to(device).expand(6, 3, 2, 3)
     assert not permuted.is_contiguous() and not strided_rois.is_contiguous()
-    assert not weight.is_contiguous()  # so is the output gradient
+    assert not weight.is_contiguous()  # the output gradient
     pool = lambda x, r: prroi_pool(x, r, (2, 3), 1.0)  # noqa: E731
     want = pool_with_grads(pool, permuted.contiguous(), strided_rois.contiguous(), weight.contiguous())
-    for input in (permuted, permuted.contiguous().contiguous(memory_format=torch.channels_last),
-                  permuted.transpose(2, 3).contiguous().transpose(2, 3)):
+    layouts = (permuted, permuted.contiguous().contiguous(memory_format=torch.channels_last),
+               permuted.transpose(2, 3).contiguous().transpose(2, 3))
+    for input in layouts:
         got = pool_with_grads(pool, input, strided_rois, weight)
         for a, b in zip(got, want):  # (CUDA's atomic adds make the order vary: not bitwise)
             torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
-    # the gradient flows back to a non-contiguous leaf in its layout-independent values
+    # the backward ops called directly with non-contiguous arguments
+    out = op.prroi_pool_forward(permuted, strided_rois, 2, 3, 1.0)
+    torch.testing.assert_close(op.prroi_pool_backward_input(weight, strided_rois, 2, 3, 1.0, *permuted.shape),
+                               want[1], rtol=1e-12, atol=1e-12)
+    out_strided = out.transpose(2, 3).contiguous().transpose(2, 3)
+    torch.testing.assert_close(op.prroi_pool_backward_rois(weight, out_strided, permuted, strided_rois, 2, 3, 1.0),
+                               want[2], rtol=1e-12, atol=1e-12)
     assert gradcheck_prroi(permuted, strided_rois, 2, 1.0, fast_mode=True)
 
 
