@@ -24,6 +24,7 @@ export CUDA_HOME
 say "nvcc $(nvcc --version | sed -n 's/.*release \([0-9.]*\).*/\1/p'), CUDA_HOME=$CUDA_HOME"
 
 out=${CUDA_CHECK_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/iou-aware-cuda.XXXXXX")}
+mkdir -p "$out"  # a CUDA_CHECK_DIR given may not exist yet
 log="$out/build.log"
 say "compiling with FORCE_CUDA=1 TORCH_CUDA_ARCH_LIST=${TORCH_CUDA_ARCH_LIST:-9.0} (a few minutes); log: $log"
 start=$(date +%s)
