@@ -36,7 +36,8 @@ inline void check_rois_tensor(const at::Tensor& rois, const at::Tensor& like, co
 
 inline void check_map_size(int64_t N, int64_t C, int64_t H, int64_t W, const char* name) {
   TORCH_CHECK(N >= 0 && C >= 0 && H >= 0 && W >= 0 && H <= kIntMax && W <= kIntMax,
-              "prroi_pool: ", name, " must be [N, C, H, W] with sizes >= 0 (H, W within int), got [",
+              "prroi_pool: ", name, " must be [N, C, H, W] with sizes >= 0 (H, W within int), "
+              "got [",
               N, ", ", C, ", ", H, ", ", W, "]");
 }
 

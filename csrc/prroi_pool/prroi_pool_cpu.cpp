@@ -150,7 +150,8 @@ at::Tensor backward_input_cpu(const at::Tensor& grad_, const at::Tensor& rois_, 
   const int64_t K = rois.size(0);
   // Accumulate low-precision gradients in float32, like the forward's opmath. The buffer
   // is channels-last, like the forward's reads.
-  at::Tensor grad_input = at::zeros({N, H, W, C}, grad.options().dtype(acc_type(grad.scalar_type())));
+  at::Tensor grad_input =
+      at::zeros({N, H, W, C}, grad.options().dtype(acc_type(grad.scalar_type())));
   // The op's contract (and its fake kernel) is a contiguous [N, C, H, W] gradient.
   const auto to_nchw = [&] { return grad_input.permute({0, 3, 1, 2}).to(grad.scalar_type()).contiguous(); };
   if (K == 0 || grad_input.numel() == 0) return to_nchw();

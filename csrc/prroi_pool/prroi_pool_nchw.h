@@ -53,7 +53,8 @@ at::Tensor backward_input_nchw(const at::Tensor& grad_, const at::Tensor& rois_,
                                int64_t H, int64_t W) {
   check_backward_input(grad_, rois_, ph, pw, spatial_scale, N, C, H, W);
   const at::Tensor grad = grad_.contiguous(), rois = rois_.contiguous();
-  at::Tensor grad_input = at::zeros({N, C, H, W}, grad.options().dtype(acc_type(grad.scalar_type())));
+  at::Tensor grad_input =
+      at::zeros({N, C, H, W}, grad.options().dtype(acc_type(grad.scalar_type())));
   if (grad.numel() > 0 && grad_input.numel() > 0) {
     AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, grad.scalar_type(),
                                     "prroi_pool_backward_input_nchw", [&] {
@@ -75,7 +76,8 @@ at::Tensor backward_rois_nchw(const at::Tensor& grad_, const at::Tensor& output_
   check_backward_rois(grad_, output_, input_, rois_, ph, pw, spatial_scale);
   const at::Tensor grad = grad_.contiguous(), output = output_.contiguous();
   const at::Tensor input = input_.contiguous(), rois = rois_.contiguous();
-  at::Tensor grad_rois = at::zeros({rois.size(0), 5}, rois.options().dtype(acc_type(rois.scalar_type())));
+  at::Tensor grad_rois =
+      at::zeros({rois.size(0), 5}, rois.options().dtype(acc_type(rois.scalar_type())));
   const int64_t total = rois.size(0) * ph * pw;
   if (total > 0 && input.size(1) > 0) {
     AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, input.scalar_type(),
