@@ -70,3 +70,15 @@ def test_one_training_step_on_the_flawed_bccd_image(config):
     optim = build_optim_wrapper(model, cfg.optim_wrapper)
     log_vars = model.train_step(pseudo_collate([ds[idx]]), optim)
     assert log_vars['loss'] > 0 and all(math.isfinite(float(v)) for v in log_vars.values())
+
+
+def test_browse_dataset_reports_the_flaw_and_draws(tmp_path):
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'browse_dataset.py'), CONFIG,
+                          '--split', 'val', '--num', '3', '--out-dir', str(tmp_path)],
+                         capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert 'val: 87 images, 1137 boxes (RBC ' in out.stdout
+    assert 'annotation check: ' in out.stdout and 'id 3950 in BloodImage_00338.jpg' in out.stdout
+    assert len(list((tmp_path / 'val').glob('*.jpg'))) == 3
