@@ -14,7 +14,7 @@ EXT_STAMP := $(VENV)/.iou-aware-ext
 # Full environment: torch, mmcv (cached wheel or a one-time build), mmdet, this package.
 setup: $(EXT_STAMP)
 
-$(SETUP_STAMP): scripts/setup_env.sh scripts/build_mmcv_wheel.sh scripts/pip_quiet.sh
+$(SETUP_STAMP): scripts/setup_env.sh scripts/build_mmcv_wheel.sh scripts/pip_quiet.sh requirements/constraints.txt
 	bash scripts/setup_env.sh
 	touch $@
 
