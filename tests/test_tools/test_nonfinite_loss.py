@@ -3,9 +3,12 @@ and no checkpoint ever holds the spoiled weights."""
 import os.path as osp
 import textwrap
 
+import pytest
 import torch
 
 from .tool_helpers import FAST, ROOT, data_options, one_error_line, run_tool
+
+pytestmark = pytest.mark.slow  # trains in subprocesses
 
 POISON_HOOK = '''
 import torch

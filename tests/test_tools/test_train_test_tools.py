@@ -11,6 +11,8 @@ import torch
 
 from .tool_helpers import FAST, ROOT, data_options, one_error_line, run_tool
 
+pytestmark = pytest.mark.slow  # trains in subprocesses
+
 CONFIG = osp.join(ROOT, 'configs', 'retinanet', 'retinanet_tiny-r18_fpn_shapes.py')
 
 
