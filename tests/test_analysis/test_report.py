@@ -31,7 +31,6 @@ def constructed(shift=0.05):
                          iscrowd=0))
         heights = np.array([10, 8, 6, 4, 2], float)
         boxes = [[x, y, x + 10, y + h] for h in heights] + [[x, y, x + 10, y + 10]]
-        true = np.append(heights / 10, np.nan)
         pred_iou = np.append(heights / 10 + shift, 0.9)
         preds.append(dict(img_id=img, pred_instances=dict(
             bboxes=np.array(boxes), labels=np.array([0] * 5 + [1]),
