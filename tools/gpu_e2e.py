@@ -111,10 +111,12 @@ def main(argv=None):
                  f'test_dataloader.dataset.data_root={root}',
                  f'val_evaluator.ann_file={root}annotations/val.json',
                  f'test_evaluator.ann_file={root}annotations/val.json']
-    schedule = [f'train_cfg.max_epochs={epochs}', f'train_cfg.val_interval={epochs}',
-                f'param_scheduler.1.end={epochs}', f'param_scheduler.1.T_max={epochs}']
+    sys.path.insert(0, ROOT)
+    from iou_aware.utils.cli import load_config
+    from iou_aware.utils.schedule import epoch_schedule_options
     rows, ckpts = {}, {}
     for name, config in MODELS.items():
+        schedule = epoch_schedule_options(load_config(osp.join(ROOT, config)), epochs)
         work = osp.join(args.work_dir, name)
         seconds = step(f'train {name}', [sys.executable, 'tools/train.py', config, '--work-dir',
                                          work, '--cfg-options', *data_opts, *schedule], log_dir)

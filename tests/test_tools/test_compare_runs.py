@@ -54,3 +54,16 @@ def test_unreadable_results_are_one_clear_error(tmp_path, capsys):
     (tmp_path / 'summary.json').write_text('{}')
     assert compare_runs.main([str(bad)]) == 2
     assert 'not a localization summary' in capsys.readouterr().err
+
+
+def test_epoch_schedule_options_find_the_epoch_schedulers():
+    from mmengine.config import Config
+
+    from iou_aware.utils.schedule import epoch_schedule_options
+    cfg = Config(dict(train_cfg=dict(max_epochs=12), param_scheduler=[
+        dict(type='LinearLR', by_epoch=False, begin=0, end=300),
+        dict(type='MultiStepLR', by_epoch=True, begin=0, end=12, milestones=[8, 11]),
+        dict(type='CosineAnnealingLR', begin=0, end=12, T_max=12, by_epoch=True)]))
+    assert epoch_schedule_options(cfg, 6) == [
+        'train_cfg.max_epochs=6', 'train_cfg.val_interval=6', 'param_scheduler.1.end=6',
+        'param_scheduler.2.end=6', 'param_scheduler.2.T_max=6']
