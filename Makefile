@@ -9,12 +9,12 @@ EXT_SOURCES := $(wildcard csrc/*.h csrc/*.cpp csrc/*/*.h csrc/*/*.cpp csrc/*/*.c
 SETUP_STAMP := $(VENV)/.iou-aware-setup
 EXT_STAMP := $(VENV)/.iou-aware-ext
 
-.PHONY: setup demo test cuda-check benchmark clean
+.PHONY: setup demo test cuda-check gpu-check benchmark clean
 
 # Full environment: torch, mmcv (cached wheel or a one-time build), mmdet, this package.
 setup: $(EXT_STAMP)
 
-$(SETUP_STAMP): scripts/setup_env.sh scripts/build_mmcv_wheel.sh scripts/pip_quiet.sh
+$(SETUP_STAMP): scripts/setup_env.sh scripts/build_mmcv_wheel.sh scripts/pip_quiet.sh requirements/constraints.txt
 	bash scripts/setup_env.sh
 	touch $@
 
@@ -32,6 +32,11 @@ test: setup
 # Compile (not run: no GPU needed) the CUDA build of the extension with nvcc.
 cuda-check: setup
 	bash scripts/cuda_compile_check.sh $(PY)
+
+# On a machine with an NVIDIA GPU (torch and nvcc; no mmdet needed, no `make setup`): build
+# for its arch, CUDA op tests, compute-sanitizer, GPU benchmarks, one summary table.
+gpu-check:
+	$(if $(wildcard $(PY)),$(PY),python) tools/gpu_check.py $(GPU_CHECK_ARGS)
 
 benchmark: setup
 	$(PY) tools/benchmark_prroi_pool.py

@@ -1,10 +1,16 @@
-"""Builds iou_aware._C, the compiled op library (see csrc/).
+"""Builds iou_aware._C, the compiled op library (see csrc/), and ships the configs.
 
 CPU kernels are always built. CUDA kernels are added when torch sees a GPU or when
 FORCE_CUDA=1 (e.g. CI's compile check on a GPU-less machine).
+The CUDA architectures are torch's choice (TORCH_CUDA_ARCH_LIST, else the visible GPUs).
+
+The configs are installed inside the package as ``iou_aware/.mim/configs`` (as mmdet ships
+its own), so that a user's config can inherit ours with ``_base_ = 'iou_aware::...'``: a
+copy for wheels and installs, a symlink to ``configs/`` for editable installs.
 """
 import glob
 import os
+import shutil
 import sys
 
 from setuptools import setup
@@ -51,7 +57,31 @@ def extension():
         'iou_aware._C', sources, extra_compile_args={'cxx': cxx}, **kwargs)
 
 
+def ship_configs():
+    """iou_aware/.mim/configs: a symlink in editable mode, a copy otherwise (mmdet's way)."""
+    target = os.path.join(ROOT, 'iou_aware', '.mim', 'configs')
+    source = os.path.join(ROOT, 'configs')
+    if not os.path.isdir(source):  # building from an sdist that already holds the copy
+        return
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    if os.path.islink(target) or os.path.isfile(target):
+        os.remove(target)
+    elif os.path.isdir(target):
+        shutil.rmtree(target)
+    if any(cmd in sys.argv for cmd in ('develop', 'editable_wheel')):
+        os.symlink(os.path.relpath(source, os.path.dirname(target)), target)
+    else:
+        shutil.copytree(source, target)
+    # mmengine looks a scoped config up in the model index first; ours lists no models,
+    # so it falls back to .mim/configs/<path>.
+    with open(os.path.join(os.path.dirname(target), 'model-index.yml'), 'w') as f:
+        f.write('Import: []\n')
+
+
+ship_configs()
 setup(
+    package_data={'iou_aware': ['.mim/model-index.yml', '.mim/configs/*.py', '.mim/configs/*/*.py',
+                                '.mim/configs/*/*/*.py', '.mim/configs/*/*.json']},
     ext_modules=[extension()],
     cmdclass={'build_ext': cpp_extension.BuildExtension.with_options(use_ninja=True)},
 )

@@ -37,13 +37,19 @@ TORCH_LIBRARY(iou_aware, m) {
   m.def(
       "_prroi_pool_backward_rois_nchw(Tensor grad_output, Tensor output, Tensor input, "
       "Tensor rois, SymInt pooled_height, SymInt pooled_width, float spatial_scale) -> Tensor");
-  // IoU-guided NMS: boxes [N, 4], cls scores [N], predicted IoUs [N] ->
+  // IoU-guided NMS: boxes [N, 4], cls scores [N], predicted IoUs [N], optional int64
+  // categories [N] (boxes of different categories never suppress each other) ->
   // (kept indices in the order kept, each kept box's cluster-max score)
   m.def(
-      "iou_guided_nms(Tensor boxes, Tensor scores, Tensor ious, float iou_threshold) "
-      "-> (Tensor, Tensor)");
-  // The same, by the CUDA kernel's mask algorithm run on the CPU (for tests; O(N^2)).
+      "iou_guided_nms(Tensor boxes, Tensor scores, Tensor ious, float iou_threshold, "
+      "Tensor? idxs=None) -> (Tensor, Tensor)");
+  // The same by the plain O(N^2) greedy loop (the tests' oracle, the benchmark's "before").
   m.def(
-      "_iou_guided_nms_masked(Tensor boxes, Tensor scores, Tensor ious, float iou_threshold) "
-      "-> (Tensor, Tensor)");
+      "_iou_guided_nms_greedy(Tensor boxes, Tensor scores, Tensor ious, float iou_threshold, "
+      "Tensor? idxs=None) -> (Tensor, Tensor)");
+  // The same by the CUDA op's mask algorithm (on the CPU too, for tests), computing at most
+  // chunk_words mask words at a time (0: the default, 2^24).
+  m.def(
+      "_iou_guided_nms_masked(Tensor boxes, Tensor scores, Tensor ious, float iou_threshold, "
+      "Tensor? idxs=None, int chunk_words=0) -> (Tensor, Tensor)");
 }

@@ -18,7 +18,7 @@ HAS_MMDET = importlib.util.find_spec('mmdet') is not None
 
 if HAS_MMDET:  # an installed but broken mmdet stack raises here, as it should
     from . import compat  # noqa: F401  (must precede any checkpoint loading)
-    from . import engine, evaluation, models  # noqa: F401  (mmdet registrations)
+    from . import engine, evaluation, models, visualization  # noqa: F401  (mmdet registrations)
     from .datasets import checked_coco  # noqa: F401  (CheckedCocoDataset)
 
 __all__ = ['HAS_MMDET', '__version__', 'ops']

@@ -11,6 +11,14 @@ class-level registrations that ``__setstate__`` restores anyway, so nothing is l
 Checkpoints written by a stock mmengine still need ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1``
 (torch's documented opt-out) when the file is trusted; our tools say so.
 
+mmengine 0.10.7 resolves ``pkg::path`` config scopes only for a fixed list of OpenMMLab
+packages (``mmengine.config.utils.MODULE2PACKAGE``), and finds a package's configs at
+``<dist location>/<package>/.mim/configs``, which is wrong for editable (PEP 660) installs
+whose dist-info lives in site-packages while the code does not. ``register_config_scope``
+adds ``iou_aware`` to the list and answers the location for our package only, so
+``_base_ = 'iou_aware::iou_net/...'`` works once ``iou_aware`` is imported (our tools import
+it before reading a config).
+
 setuptools 77-80 is pinned because torch 2.14 needs >= 77 and mmengine still imports
 pkg_resources (gone in 81) to resolve ``mmdet::`` config paths; its deprecation warning on
 every config load is noise for our users, so it is silenced here.
@@ -42,5 +50,27 @@ def allow_mmengine_checkpoints():
     HistoryBuffer.__getstate__ = _history_buffer_state
 
 
+def register_config_scope():
+    """Make ``iou_aware::<path>`` resolve to ``iou_aware/.mim/configs/<path>``."""
+    import os.path as osp
+
+    from mmengine.config import config as config_module
+    from mmengine.config import utils as config_utils
+    config_utils.MODULE2PACKAGE.setdefault('iou_aware', 'iou-aware')
+    original = config_module.get_installed_path
+    if getattr(original, '_iou_aware', False):
+        return
+    package_dir = osp.dirname(osp.abspath(__file__))
+
+    def get_installed_path(package):
+        if package in ('iou-aware', 'iou_aware'):
+            return package_dir
+        return original(package)
+
+    get_installed_path._iou_aware = True
+    config_module.get_installed_path = get_installed_path
+
+
 allow_mmengine_checkpoints()
+register_config_scope()
 warnings.filterwarnings('ignore', message='pkg_resources is deprecated', category=UserWarning)

@@ -80,7 +80,13 @@ def flatten_summary(summary, path='summary.json'):
             raise ResultsError(f'{path}: not a localization summary (no {key!r})')
     gt0, ge05 = 'correlation_with_true_iou', 'correlation_with_true_iou_at_least_0_5'
     ece = summary.get('expected_calibration_error') or {}
+    ap = summary['ap_by_iou_threshold']
+    by_thr = {'AP50': '0.50', 'AP75': '0.75', 'AP80': '0.80', 'AP90': '0.90'}
     return {
+        # AP from the analysis's own COCO evaluation; metrics.json (the metric's figures)
+        # replaces these where both exist
+        'AP': statistics.fmean(ap.values()) if ap else float('nan'),
+        **{name: ap[key] for name, key in by_thr.items() if key in ap},
         'r_iou_ge05': _pearson(summary, ge05, 'pred_iou'),
         'r_cls_ge05': _pearson(summary, ge05, 'cls_score'),
         'r_score_ge05': _pearson(summary, ge05, 'fused_score'),
@@ -107,7 +113,7 @@ def load_run(path):
     """One seed's flat row from ``path`` (a ``seed<k>`` folder): the columns of whichever
     of summary.json, metrics.json and train.json it holds (at least one)."""
     row, found = {}, False
-    readers = ((METRICS, flatten_metrics), (SUMMARY, flatten_summary),
+    readers = ((SUMMARY, flatten_summary), (METRICS, flatten_metrics),
                (TRAIN, lambda d, p: {'sec_per_iter': d.get('sec_per_iter')}))
     for name, reader in readers:
         file = osp.join(path, name)
@@ -117,6 +123,20 @@ def load_run(path):
     if not found:
         raise ResultsError(f'{path}: none of {SUMMARY}, {METRICS}, {TRAIN}')
     return row
+
+
+def load_rows(path):
+    """The rows under ``path``: a results file's folder (one seed) or a run folder holding
+    ``seed<k>/`` folders. Returns ``{seed (or None): row}``."""
+    if osp.isfile(path):
+        if osp.basename(path) not in (SUMMARY, METRICS, TRAIN):  # a summary by another name
+            return {None: flatten_summary(read_json(path), path)}
+        path = osp.dirname(path) or '.'
+    seeds = sorted(glob.glob(osp.join(path, 'seed*')))
+    if seeds:
+        return {int(osp.basename(p)[4:]): load_run(p) for p in seeds
+                if osp.basename(p)[4:].isdigit()}
+    return {None: load_run(path)}
 
 
 def load_benchmark(root, benchmark):

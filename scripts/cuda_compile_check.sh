@@ -24,7 +24,7 @@ export CUDA_HOME
 say "nvcc $(nvcc --version | sed -n 's/.*release \([0-9.]*\).*/\1/p'), CUDA_HOME=$CUDA_HOME"
 
 out=${CUDA_CHECK_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/iou-aware-cuda.XXXXXX")}
-mkdir -p "$out"  # a CUDA_CHECK_DIR given may not exist yet
+mkdir -p "$out"
 log="$out/build.log"
 say "compiling with FORCE_CUDA=1 TORCH_CUDA_ARCH_LIST=${TORCH_CUDA_ARCH_LIST:-9.0} (a few minutes); log: $log"
 start=$(date +%s)
@@ -43,7 +43,7 @@ import sys
 import torch
 torch.ops.load_library(sys.argv[1])
 ops = ['prroi_pool_forward', 'prroi_pool_backward_input', 'prroi_pool_backward_rois',
-       'iou_guided_nms']
+       'iou_guided_nms', '_iou_guided_nms_masked']
 missing = [op for op in ops
            if not torch._C._dispatch_has_kernel_for_dispatch_key(f'iou_aware::{op}', 'CUDA')]
 if missing:

@@ -12,11 +12,14 @@ cd "$here"
 
 PYTHON=${PYTHON:-python3.11}
 VENV=${VENV:-.venv}
-TORCH_VERSION=2.14.1
-TORCHVISION_VERSION=0.29.1
-MMENGINE_VERSION=0.10.7
-MMCV_VERSION=2.1.0
-MMDET_VERSION=3.3.0
+# Exact versions come from the constraints file (pyproject.toml has the supported ranges).
+CONSTRAINTS="$here/requirements/constraints.txt"
+pin() { sed -n "s/^$1==//p" "$CONSTRAINTS"; }
+TORCH_VERSION=$(pin torch)
+TORCHVISION_VERSION=$(pin torchvision)
+MMENGINE_VERSION=$(pin mmengine)
+MMCV_VERSION=$(pin mmcv)
+MMDET_VERSION=$(pin mmdet)
 CACHE_DIR=${IOU_AWARE_CACHE:-$HOME/.cache/iou-aware}
 
 stage() { printf '[setup] %s\n' "$*"; }
@@ -24,17 +27,19 @@ die() { printf '[setup] ERROR: %s\n' "$*" >&2; exit 1; }
 
 # --- prerequisites: say what is missing instead of failing deep inside a build ---------
 command -v "$PYTHON" >/dev/null 2>&1 \
-  || die "'$PYTHON' not found. iou-aware needs Python 3.11 (torch $TORCH_VERSION wheels are for 3.11); install it or set PYTHON=/path/to/python3.11."
+  || die "'$PYTHON' not found. iou-aware's setup needs Python 3.11 or 3.12; install one or set PYTHON=/path/to/python3.12."
 pyver=$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>&1) \
   || die "'$PYTHON' is not a working Python ($(printf '%s' "$pyver" | head -n 1)). Set PYTHON=/path/to/python3.11."
-[ "$pyver" = "3.11" ] \
-  || die "'$PYTHON' is Python $pyver; iou-aware needs Python 3.11. Set PYTHON=/path/to/python3.11."
+case $pyver in
+  3.11|3.12) ;;
+  *) die "'$PYTHON' is Python $pyver; the setup supports Python 3.11 and 3.12. Set PYTHON=/path/to/python3.11." ;;
+esac
 "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1 \
-  || die "'$PYTHON' lacks the venv/ensurepip modules (Debian: apt-get install python3.11-venv)."
+  || die "'$PYTHON' lacks the venv/ensurepip modules (Debian: apt-get install python$pyver-venv)."
 CXX_BIN=${CXX:-c++}  # what torch.utils.cpp_extension invokes
 command -v "$CXX_BIN" >/dev/null 2>&1 \
   || die "no C++ compiler ('$CXX_BIN' not found). Install g++ >= 10 (Debian: apt-get install g++) or set CXX."
-"$PYTHON" - <<'PY' || die "Python headers missing (Python.h); Debian: apt-get install python3.11-dev."
+"$PYTHON" - <<'PY' || die "Python headers missing (Python.h); Debian: apt-get install python3-dev."
 import os, sysconfig, sys
 sys.exit(0 if os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")) else 1)
 PY
@@ -62,16 +67,16 @@ PY
 
 if ! have torch "$TORCH_VERSION" || ! have torchvision "$TORCHVISION_VERSION"; then
   stage "installing torch $TORCH_VERSION and torchvision $TORCHVISION_VERSION (~2 min)"
-  "${PIP[@]}" install -q "torch==$TORCH_VERSION" "torchvision==$TORCHVISION_VERSION"
+  "${PIP[@]}" install -q -c "$CONSTRAINTS" torch torchvision
 fi
 
 # Build tooling. torch 2.14 wants setuptools >= 77; mmengine imports pkg_resources (to
 # resolve `mmdet::` config paths), which setuptools removes from 81 on.
-SETUPTOOLS_SPEC="setuptools>=77,<81"
+SETUPTOOLS_SPEC="setuptools==$(pin setuptools)"
 export SETUPTOOLS_SPEC
 if ! "$PY" -c 'import ninja, wheel, setuptools, sys; v = int(setuptools.__version__.split(".")[0]); sys.exit(not 77 <= v < 81)' >/dev/null 2>&1; then
   stage "installing build tools ($SETUPTOOLS_SPEC, wheel, ninja)"
-  "${PIP[@]}" install -q "$SETUPTOOLS_SPEC" wheel ninja
+  "${PIP[@]}" install -q -c "$CONSTRAINTS" setuptools wheel ninja
 fi
 
 # --- mmcv with compiled ops: cached wheel or a build from the registry's sdist ---------
@@ -90,10 +95,10 @@ fi
 
 # --- the rest of the stack -------------------------------------------------------------
 if ! have mmengine "$MMENGINE_VERSION" || ! have mmdet "$MMDET_VERSION" \
-   || ! "$PY" -c 'import pycocotools, pytest, matplotlib, scipy' >/dev/null 2>&1; then
-  stage "installing mmengine $MMENGINE_VERSION, mmdet $MMDET_VERSION, pycocotools, pytest"
-  "${PIP[@]}" install -q "mmengine==$MMENGINE_VERSION" "mmdet==$MMDET_VERSION" \
-    pycocotools pytest matplotlib scipy
+   || ! "$PY" -c 'import pycocotools, pytest, hypothesis, matplotlib, scipy, sklearn' >/dev/null 2>&1; then
+  stage "installing mmengine $MMENGINE_VERSION, mmdet $MMDET_VERSION, pycocotools, scikit-learn, pytest, hypothesis"
+  "${PIP[@]}" install -q -c "$CONSTRAINTS" mmengine mmdet pycocotools matplotlib scipy \
+    scikit-learn pytest hypothesis
 fi
 
 "$PY" -c 'import mmcv.ops, mmdet; print("[setup] environment ready: mmcv", mmcv.__version__, "with ops | mmdet", mmdet.__version__)'

@@ -3,15 +3,17 @@
     python tools/benchmark_detectors.py \\
         --model retinanet configs/retinanet/retinanet_tiny-r18_fpn_shapes.py [CKPT] \\
         --model iou-aware configs/iou_aware_retinanet/iou-aware-retinanet_tiny-r18_fpn_shapes.py [CKPT] \\
-        [--images 60] [--train-steps 10] [--rounds 5] [--json out.json]
+        [--images 60] [--train-steps 10] [--rounds 5] [--device cpu] [--json out.json]
 
 Each ``--model NAME CONFIG [CHECKPOINT] [key=value ...]`` is one row; key=value pairs are
-config overrides (e.g. ``model.test_cfg.rcnn.refine=None``), so one checkpoint can be timed
-under several test-time switches. Batches come from the config's val (batch 1) and train
+that row's config overrides, parsed as ``--cfg-options`` (which applies to every row),
+e.g. ``model.test_cfg.rcnn.refine=None``, so one checkpoint can be timed under several
+test-time switches. Batches come from the config's val (batch 1) and train
 loaders and are loaded once up front, so only the model is timed (data preprocessing on the
 tensor included). The models take turns within each round (order rotated every round) and
 each row reports its median over the rounds; the ratio column is against the first row.
-Timing wants a quiet machine; ratios from one run are the comparable numbers.
+Timing wants a quiet machine; ratios from one run are the comparable numbers. On CUDA
+each timed block ends with a device synchronization.
 """
 import argparse
 import json
@@ -37,23 +39,31 @@ def parse_args(argv=None):
     parser.add_argument('--train-steps', type=int, default=10,
                         help='training steps per round (0: skip training)')
     parser.add_argument('--rounds', type=int, default=5)
+    parser.add_argument('--device', default='cpu', help='cpu or cuda[:N]')
     parser.add_argument('--json', help='also write the table as JSON')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
+                        help='config overrides for every row (a row\'s own key=value '
+                        'items are parsed the same way and applied after these)')
     args = parser.parse_args(argv)
+    # A row's key=value items go through the same DictAction as --cfg-options.
+    row_options = argparse.ArgumentParser(add_help=False)
+    row_options.add_argument('--cfg-options', nargs='+', action=DictAction, default={})
     rows = []
     for spec in args.model:
         if len(spec) < 2:
             parser.error(f'--model needs NAME CONFIG [CHECKPOINT] [key=value ...], got {spec}')
         name, config, rest = spec[0], spec[1], spec[2:]
         ckpt = rest.pop(0) if rest and '=' not in rest[0] else None
-        options = {}
-        for item in rest:
-            key, _, value = item.partition('=')
-            options[key] = DictAction._parse_iterable(value)
+        bad = [item for item in rest if '=' not in item]
+        if bad:
+            parser.error(f'--model {name}: expected key=value config overrides, got {bad}')
+        own = row_options.parse_args(['--cfg-options', *rest] if rest else []).cfg_options
+        options = {**args.cfg_options, **own}
         rows.append(dict(name=name, config=config, checkpoint=ckpt, options=options))
     return args, rows
 
 
-def build(row):
+def build(row, device):
     cfg = load_config(row['config'], row['options'])
     init_default_scope(cfg.get('default_scope', 'mmdet'))
     check_datasets_or_fail(cfg, ('train', 'val'))
@@ -65,7 +75,7 @@ def build(row):
             fail(f'checkpoint not found: {row["checkpoint"]}')
         check_checkpoint_or_fail(model, row['checkpoint'])
         load_checkpoint(model, row['checkpoint'], map_location='cpu', logger='silent')
-    return cfg, model
+    return cfg, model.to(device)
 
 
 def cached_batches(cfg, key, count, batch_size=None):
@@ -85,8 +95,11 @@ def cached_batches(cfg, key, count, batch_size=None):
 def main():
     args, rows = parse_args()
     torch.manual_seed(0)
+    if args.device.startswith('cuda') and not torch.cuda.is_available():
+        fail(f'--device {args.device}: no CUDA device is available')
+    sync = torch.cuda.synchronize if args.device.startswith('cuda') else (lambda: None)
     for row in rows:
-        cfg, row['model'] = build(row)
+        cfg, row['model'] = build(row, args.device)
         row['val'] = cached_batches(cfg, 'val_dataloader', args.images, batch_size=1)
         if args.train_steps:
             row['train'] = cached_batches(cfg, 'train_dataloader', args.train_steps)
@@ -111,12 +124,15 @@ def main():
     for r in range(args.rounds):
         order = rows[r % len(rows):] + rows[:r % len(rows)]
         for row in order:
+            sync()
             start = time.perf_counter()
             infer(row)
+            sync()
             row['infer_s'].append((time.perf_counter() - start) / len(row['val']))
             if args.train_steps:
                 start = time.perf_counter()
                 train(row)
+                sync()
                 row['train_s'].append((time.perf_counter() - start) / len(row['train']))
         print(f'[benchmark] round {r + 1}/{args.rounds} done', flush=True)
 
@@ -125,7 +141,9 @@ def main():
 
     ref = rows[0]
     table = []
-    print(f'\ntorch {torch.__version__}, {torch.get_num_threads()} threads, CPU; median of '
+    where = (torch.cuda.get_device_name(args.device) if args.device.startswith('cuda')
+             else f'CPU, {torch.get_num_threads()} threads')
+    print(f'\ntorch {torch.__version__}, {where}; median of '
           f'{args.rounds} rounds of {len(ref["val"])} val images (batch 1) and '
           f'{args.train_steps} train steps (batch {len(ref["train"][0]["inputs"]) if args.train_steps else "-"})\n')
     print('| model | inference ms/img | vs first | train s/step | vs first |')

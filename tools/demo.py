@@ -59,15 +59,13 @@ def main():
                  f'test_dataloader.dataset.data_root={data_root}',
                  f'val_evaluator.ann_file={data_root}annotations/val.json',
                  f'test_evaluator.ann_file={data_root}annotations/val.json']
-    schedule = []
     if args.epochs < 0:
         sys.exit(f'[demo] --epochs must be >= 0, got {args.epochs}')
-    if args.epochs:
-        e = args.epochs
-        schedule = [f'train_cfg.max_epochs={e}', f'train_cfg.val_interval={e}',
-                    f'param_scheduler.1.end={e}', f'param_scheduler.1.T_max={e}']
+    from iou_aware.utils.cli import load_config
+    from iou_aware.utils.schedule import epoch_schedule_options
     rows = {}
     for cfg in args.configs:
+        schedule = epoch_schedule_options(load_config(cfg), args.epochs) if args.epochs else []
         name = osp.splitext(osp.basename(cfg))[0]
         work_dir = osp.join(args.work_dir, name)
         print(f'[demo] training {name} (log and checkpoint in {work_dir})', flush=True)

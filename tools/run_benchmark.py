@@ -14,7 +14,8 @@ runs ``tools/test.py --metrics-json`` and ``tools/analyze_localization.py`` and 
 
     <results-dir>/<split folder>/<run>/seed<k>/{metrics,summary,train}.json
 
-(small files, committed; checkpoints stay under --work-dir). Steps whose outputs exist are
+(small files, committed; checkpoints stay under --work-dir). Every run uses --threads CPU
+threads (default 1), so results do not depend on the machine's core count. Steps whose outputs exist are
 skipped, so the command can be rerun after an interruption or with more seeds. Finally
 it prints the table of every run (mean ± sd over seeds) from the results files alone.
 """
@@ -53,10 +54,13 @@ def load_spec(path):
     return spec
 
 
-def call(cmd, log):
+def call(cmd, log, threads):
     print(f'[benchmark] $ {" ".join(cmd[1:])}  (log: {log})', flush=True)
+    # A fixed thread count: CPU kernels may sum in another order with another count, and
+    # one thread per run keeps a busy machine from stalling OpenMP's synchronization.
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     with open(log, 'a') as f:
-        done = subprocess.run(cmd, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT)
+        done = subprocess.run(cmd, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT, env=env)
     if done.returncode != 0:
         with open(log) as f:
             tail = f.read()[-2000:]
@@ -92,12 +96,12 @@ def train(spec, name, seed, args):
     if checkpoint_of(work_dir):
         cmd.insert(3, '--resume')
     start = time.time()
-    call(cmd, osp.join(work_dir, 'train.log'))
+    call(cmd, osp.join(work_dir, 'train.log'), args.threads)
     from iou_aware.utils.run_logs import read_run_summary
     summary = read_run_summary(work_dir)
     stats = dict(sec_per_iter=summary['sec_per_iter'], iters=summary['iters'],
                  wall_s=round(time.time() - start, 1), config=run['config'],
-                 cfg_options=run.get('cfg_options', []), seed=seed)
+                 cfg_options=run.get('cfg_options', []), seed=seed, threads=args.threads)
     results.write_json(stats, done_marker)
     return work_dir, checkpoint_of(work_dir)
 
@@ -115,12 +119,12 @@ def evaluate(spec, name, seed, work_dir, ckpt, args):
         metrics = osp.join(out, results.METRICS)
         if not osp.isfile(metrics):
             call([sys.executable, 'tools/test.py', run['config'], ckpt, '--work-dir', eval_dir,
-                  '--metrics-json', metrics, *opts], osp.join(eval_dir, 'test.log'))
+                  '--metrics-json', metrics, *opts], osp.join(eval_dir, 'test.log'), args.threads)
         summary = osp.join(out, results.SUMMARY)
         if not osp.isfile(summary):
             analysis = osp.join(eval_dir, 'analysis')
             call([sys.executable, 'tools/analyze_localization.py', run['config'], ckpt,
-                  '--out-dir', analysis, *opts], osp.join(eval_dir, 'analyze.log'))
+                  '--out-dir', analysis, *opts], osp.join(eval_dir, 'analyze.log'), args.threads)
             shutil.copy(osp.join(analysis, results.SUMMARY), summary)
         shutil.copy(osp.join(work_dir, 'train_done.json'), osp.join(out, results.TRAIN))
 
@@ -133,6 +137,9 @@ def main(argv=None):
     parser.add_argument('--work-dir', default='work_dirs/benchmarks',
                         help='checkpoints and logs')
     parser.add_argument('--results-dir', default='docs/results', help='the evidence folder')
+    parser.add_argument('--threads', type=int, default=1,
+                        help='CPU threads per run (OMP_NUM_THREADS; default 1, as every '
+                        'committed result)')
     parser.add_argument('--table-only', action='store_true',
                         help='print the table from the results files; run nothing')
     parser.add_argument('--columns', nargs='+', default=None)

@@ -1,7 +1,12 @@
 """Evaluate a trained detector with mmengine's Runner (iou_aware registered).
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out results.pkl]
+                         [--metrics-json metrics.json] [--show-dir DIR]
                          [--cfg-options k=v ...] [--launcher pytorch]
+
+``--out`` dumps the predictions as mmdet does (a pickle; each image's ``pred_instances``
+keeps ``pred_ious`` and ``cls_scores``); ``--show-dir`` draws every image with its
+detections, each labelled with class, score and predicted IoU.
 """
 import argparse
 import json
@@ -22,6 +27,8 @@ def parse_args(argv=None):
     parser.add_argument('--work-dir', help='where the evaluation log goes')
     parser.add_argument('--out', help='also dump the raw predictions to this .pkl file')
     parser.add_argument('--metrics-json', help='write the metrics to this json file')
+    parser.add_argument('--show-dir', help='draw each image with its detections into this '
+                        'folder (boxes labelled with class, score and predicted IoU)')
     add_runner_args(parser)
     return parse_runner_args(parser, argv)
 
@@ -36,6 +43,13 @@ def build_runner(args):
             fail(f'--out must end with .pkl or .pickle, got {args.out}')
         evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [cfg.test_evaluator]
         cfg.test_evaluator = [*evaluators, dict(type='DumpDetResults', out_file_path=args.out)]
+    if args.show_dir:  # as mmdet's tools/test.py, with the IoU-labelling visualizer
+        hook = cfg.default_hooks.get('visualization')
+        if hook is None:
+            fail('--show-dir needs default_hooks.visualization (mmdet\'s DetVisualizationHook) '
+                 'in the config')
+        hook.update(draw=True, test_out_dir=os.path.abspath(args.show_dir))
+        cfg.visualizer = dict(cfg.get('visualizer') or {}, type='IoUDetLocalVisualizer')
     check_datasets_or_fail(cfg, ('test',))
     runner = Runner.from_cfg(cfg)
     check_checkpoint_or_fail(runner.model, args.checkpoint)

@@ -1,13 +1,14 @@
-// IoU-guided NMS on CUDA, the mask algorithm of iou_nms_common.h: one thread per 64-box
-// word of the overlap masks, then the shared host sweep over the masks copied back (as
-// torchvision's CUDA nms does; the sweep is sequential by nature). The CPU build runs the
-// same mask and sweep code as the op _iou_guided_nms_masked, which the tests check.
+// IoU-guided NMS on CUDA, the mask algorithm of iou_nms_common.h: one thread per 64-bit
+// mask word (only the words of each box's x range, a chunk of rows at a time), then the
+// shared host sweep over the words copied back (sequential by nature, as in torchvision's
+// CUDA nms). The CPU build runs the same driver and word code as _iou_guided_nms_masked.
 #include <ATen/ATen.h>
 #include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <torch/library.h>
 
-#include <vector>
+#include <algorithm>
+#include <optional>
 
 #include "iou_nms_common.h"
 #include "iou_nms_host.h"
@@ -18,53 +19,58 @@ namespace {
 constexpr int kThreads = 256;
 
 template <typename T>
-__global__ void overlap_mask_kernel(const T* sorted_boxes, int64_t n, int64_t words, T thr,
-                                    unsigned long long* masks) {
-  const int64_t total = n * words;
-  for (int64_t idx = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; idx < total;
-       idx += int64_t(blockDim.x) * gridDim.x)
-    masks[idx] = iou_nms::overlap_mask_word(sorted_boxes, n, idx / words, idx % words, thr);
+__global__ void mask_words_kernel(const T* xboxes, const int64_t* cats, int64_t n,
+                                  const int64_t* pos_of_rank, const int64_t* word_lo,
+                                  const int64_t* offsets, int64_t r0, int64_t r1, T thr,
+                                  int64_t total, unsigned long long* words) {
+  const int64_t base = offsets[r0];
+  for (int64_t w = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; w < total;
+       w += int64_t(blockDim.x) * gridDim.x)
+    words[w] = iou_nms::chunk_mask_word(xboxes, cats, n, pos_of_rank, word_lo, offsets, r0, r1,
+                                        base + w, thr);
 }
 
-std::tuple<at::Tensor, at::Tensor> iou_guided_nms_cuda(const at::Tensor& boxes_,
-                                                       const at::Tensor& scores_,
-                                                       const at::Tensor& ious_,
-                                                       double iou_threshold) {
-  iou_nms::check_args(boxes_, scores_, ious_);
-  const c10::cuda::CUDAGuard guard(boxes_.device());
-  const int64_t n = boxes_.size(0);
-  if (n == 0) return iou_nms::empty_result(boxes_, scores_);
-  const at::Tensor order = iou_nms::rank_order(ious_);
-  const at::Tensor sorted_boxes = boxes_.index_select(0, order).contiguous();
-  const int64_t words = iou_nms::mask_words(n);
-  at::Tensor masks = at::empty({n * words}, boxes_.options().dtype(at::kLong));
-  const int64_t blocks = std::min<int64_t>((n * words + kThreads - 1) / kThreads, 4096);
+void compute_words_cuda(const iou_nms::MaskJob& job, int64_t r0, int64_t r1, at::Tensor& out) {
+  const int64_t total = out.numel();
+  const int64_t blocks = std::min<int64_t>((total + kThreads - 1) / kThreads, 4096);
   auto stream = at::cuda::getCurrentCUDAStream();
-  std::vector<int64_t> kept;
-  std::vector<double> kept_scores;
-  AT_DISPATCH_FLOATING_TYPES(boxes_.scalar_type(), "iou_guided_nms_cuda", [&] {
-    overlap_mask_kernel<scalar_t><<<blocks, kThreads, 0, stream>>>(
-        sorted_boxes.const_data_ptr<scalar_t>(), n, words,
-        static_cast<scalar_t>(iou_threshold),
-        reinterpret_cast<unsigned long long*>(masks.mutable_data_ptr<int64_t>()));
+  AT_DISPATCH_FLOATING_TYPES(job.xboxes.scalar_type(), "iou_guided_nms_cuda", [&] {
+    mask_words_kernel<scalar_t><<<blocks, kThreads, 0, stream>>>(
+        job.xboxes.const_data_ptr<scalar_t>(),
+        job.xcats.defined() ? job.xcats.const_data_ptr<int64_t>() : nullptr,
+        job.xboxes.size(0), job.pos_of_rank.const_data_ptr<int64_t>(),
+        job.word_lo.const_data_ptr<int64_t>(), job.offsets.const_data_ptr<int64_t>(), r0, r1,
+        static_cast<scalar_t>(job.iou_threshold), total,
+        reinterpret_cast<unsigned long long*>(out.mutable_data_ptr<int64_t>()));
     C10_CUDA_KERNEL_LAUNCH_CHECK();
-    const at::Tensor masks_cpu = masks.cpu();
-    const at::Tensor sorted_scores = scores_.index_select(0, order).cpu().contiguous();
-    iou_nms::sweep_overlap_masks(
-        reinterpret_cast<const unsigned long long*>(masks_cpu.const_data_ptr<int64_t>()), n,
-        sorted_scores.const_data_ptr<scalar_t>(), &kept, &kept_scores);
   });
-  const at::Tensor order_cpu = order.cpu().contiguous();
-  auto [keep_t, score_t] = iou_nms::pack_result(kept, kept_scores,
-                                                order_cpu.const_data_ptr<int64_t>(),
-                                                scores_.scalar_type());
-  return {keep_t.to(boxes_.device()), score_t.to(boxes_.device())};
+}
+
+std::tuple<at::Tensor, at::Tensor> masked_cuda(const at::Tensor& boxes, const at::Tensor& scores,
+                                               const at::Tensor& ious, double iou_threshold,
+                                               const std::optional<at::Tensor>& idxs,
+                                               int64_t chunk_words) {
+  iou_nms::check_args(boxes, scores, ious, idxs, iou_threshold);
+  const c10::cuda::CUDAGuard guard(boxes.device());
+  auto [keep, kept] = iou_nms::masked_nms(boxes, scores, ious, idxs, iou_threshold, chunk_words,
+                                          compute_words_cuda);
+  return {keep.to(boxes.device()), kept.to(boxes.device())};
+}
+
+std::tuple<at::Tensor, at::Tensor> iou_guided_nms_cuda(const at::Tensor& boxes,
+                                                       const at::Tensor& scores,
+                                                       const at::Tensor& ious,
+                                                       double iou_threshold,
+                                                       const std::optional<at::Tensor>& idxs) {
+  return masked_cuda(boxes, scores, ious, iou_threshold, idxs, 0);
 }
 
 }  // namespace
 
 TORCH_LIBRARY_IMPL(iou_aware, CUDA, m) {
   m.impl("iou_guided_nms", &iou_guided_nms_cuda);
+  // Also here so that GPU tests can force several chunks (a small chunk_words).
+  m.impl("_iou_guided_nms_masked", &masked_cuda);
 }
 
 }  // namespace iou_aware

@@ -1,4 +1,6 @@
 """mmdet's CocoDataset with the project's annotation check (see annotation_checks)."""
+import logging
+
 from mmengine.logging import print_log
 
 from mmdet.datasets import CocoDataset
@@ -21,7 +23,7 @@ class CheckedCocoDataset(CocoDataset):
         self._report = None
         data_list = super().load_data_list()
         if self._report:
-            print_log('warning: ' + self._report.describe(), logger='current', level=30)
+            print_log(self._report.describe(), logger='current', level=logging.WARNING)
         return data_list
 
     def parse_data_info(self, raw_data_info):

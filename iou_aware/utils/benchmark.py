@@ -1,4 +1,4 @@
-"""Timing helpers shared by tools/benchmark_*.py."""
+"""Timing helper shared by tools/benchmark_*.py."""
 import statistics
 import time
 
@@ -16,9 +16,12 @@ def median_time(fn, repeat, warmup=1):
 
 
 def cuda_median_time(fn, repeat, warmup=3):
-    """Median time in seconds of ``fn()`` on the current CUDA stream, between CUDA events
-    recorded around each call (so host-side launch overhead that the GPU hides is not
-    counted, but any host synchronisation inside ``fn`` is), after ``warmup`` calls."""
+    """Median GPU time of ``fn()`` in seconds, measured with CUDA events around each call.
+
+    Events time the work queued on the current stream between them, so launches are
+    measured where they run; ops that copy results to the host (the NMS sweeps) are
+    included in full since they synchronize inside ``fn``.
+    """
     import torch
     for _ in range(warmup):
         fn()

@@ -78,7 +78,7 @@ def check_checkpoint_readable_or_fail(path):
     try:
         ckpt = torch.load(path, map_location='cpu', weights_only=True)
     except pickle.UnpicklingError as exc:
-        if 'weights_only' in str(exc) or 'Unsupported global' in str(exc):
+        if 'Unsupported global' in str(exc):  # a readable pickle of types we do not allow
             _unsafe_checkpoint(exc)
         fail(f'cannot read checkpoint {path}: corrupt ({type(exc).__name__}: '
              f'{_first_line(exc)})')

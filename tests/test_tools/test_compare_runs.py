@@ -2,36 +2,68 @@ import importlib.util
 import json
 import os.path as osp
 
+from iou_aware import results
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 spec = importlib.util.spec_from_file_location('compare_runs', osp.join(ROOT, 'tools', 'compare_runs.py'))
 compare_runs = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(compare_runs)
 
 
-def report(ap50, r_cls, r_iou=None):
+def summary(ap50, r_cls, r_iou=None, ece=None):
     ap = {f'{t / 100:.2f}': ap50 * (1 - (t - 50) / 50) for t in range(50, 100, 5)}
     corr = {'cls_score': {'pearson': r_cls}, 'fused_score': {'pearson': r_cls}}
     if r_iou is not None:
         corr['pred_iou'] = {'pearson': r_iou}
-    return dict(ap_by_iou_threshold=ap, correlation_with_true_iou=corr,
-                correlation_with_true_iou_at_least_0_5=corr)
+    return dict(ap_by_iou_threshold=ap, correlation_with_true_iou=corr, num_matched=10,
+                correlation_with_true_iou_at_least_0_5=corr,
+                expected_calibration_error=dict(value=ece) if ece is not None else None)
 
 
-def test_table_has_a_row_per_report(tmp_path, capsys):
-    paths = []
-    for name, rep in (('base', report(0.4, 0.5)), ('iou', report(0.5, 0.45, 0.8))):
-        paths.append(str(tmp_path / f'{name}.json'))
-        with open(paths[-1], 'w') as f:
-            json.dump(rep, f)
-    assert compare_runs.main([*paths, '--names', 'base', 'iou']) == 0
+def test_table_has_a_row_per_run_and_seeds_are_aggregated(tmp_path, capsys):
+    base = tmp_path / 'base.json'
+    base.write_text(json.dumps(summary(0.4, 0.5)))
+    for seed, (ap50, r) in enumerate([(0.5, 0.7), (0.6, 0.9)]):
+        folder = tmp_path / 'iou' / f'seed{seed}'
+        folder.mkdir(parents=True)
+        (folder / 'summary.json').write_text(json.dumps(summary(ap50, 0.45, r, ece=0.1 * seed)))
+    assert compare_runs.main([str(base), str(tmp_path / 'iou'), '--names', 'base', 'iou',
+                              '--columns', 'AP50', 'r_iou_gt0', 'ece']) == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 4
-    assert lines[2].startswith('| base | ') and '| 40.0 |' in lines[2] and '| - |' in lines[2]
-    assert lines[3].startswith('| iou | ') and '| 0.800 |' in lines[3]
+    assert lines[0] == '| run | AP50 | r pred IoU (IoU>0) | ECE |'
+    assert lines[2] == '| base | 40.0 | - | - |'
+    # mean ± sample sd over the two seeds: AP50 55.0 ± 7.1, r 0.800 ± 0.141, ECE 0.050 ± 0.071
+    assert lines[3] == '| iou (2 seeds) | 55.0 ± 7.1 | 0.800 ± 0.141 | 0.050 ± 0.071 |'
 
 
-def test_unreadable_report_is_one_clear_error(tmp_path, capsys):
-    bad = tmp_path / 'bad.json'
+def test_metrics_json_overrides_the_analysis_ap(tmp_path):
+    (tmp_path / 'summary.json').write_text(json.dumps(summary(0.4, 0.5)))
+    (tmp_path / 'metrics.json').write_text(json.dumps({'coco/bbox_mAP': 0.3, 'coco/bbox_mAP_50': 0.45,
+                                                       'coco/RBC_precision': 0.2}))
+    row = results.load_run(str(tmp_path))
+    assert row['AP'] == 0.3 and row['AP50'] == 0.45 and row['AP_RBC'] == 0.2
+    assert row['AP75'] == summary(0.4, 0.5)['ap_by_iou_threshold']['0.75']
+
+
+def test_unreadable_results_are_one_clear_error(tmp_path, capsys):
+    bad = tmp_path / 'summary.json'
     bad.write_text('{')
     assert compare_runs.main([str(bad)]) == 2
-    assert 'not a readable localization report' in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.startswith('error: ') and 'not valid JSON' in err
+    (tmp_path / 'summary.json').write_text('{}')
+    assert compare_runs.main([str(bad)]) == 2
+    assert 'not a localization summary' in capsys.readouterr().err
+
+
+def test_epoch_schedule_options_find_the_epoch_schedulers():
+    from mmengine.config import Config
+
+    from iou_aware.utils.schedule import epoch_schedule_options
+    cfg = Config(dict(train_cfg=dict(max_epochs=12), param_scheduler=[
+        dict(type='LinearLR', by_epoch=False, begin=0, end=300),
+        dict(type='MultiStepLR', by_epoch=True, begin=0, end=12, milestones=[8, 11]),
+        dict(type='CosineAnnealingLR', begin=0, end=12, T_max=12, by_epoch=True)]))
+    assert epoch_schedule_options(cfg, 6) == [
+        'train_cfg.max_epochs=6', 'train_cfg.val_interval=6', 'param_scheduler.1.end=6',
+        'param_scheduler.2.end=6', 'param_scheduler.2.T_max=6']

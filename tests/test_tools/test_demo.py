@@ -2,7 +2,11 @@
 import json
 import os.path as osp
 
+import pytest
+
 from .tool_helpers import FAST, run_tool
+
+pytestmark = pytest.mark.slow  # trains in subprocesses
 
 
 def test_demo_trains_both_models_and_prints_one_table(tiny_shapes, tmp_path):

@@ -14,6 +14,8 @@ import torch
 from .ddp_probe import weights_digest
 from .tool_helpers import FAST, ROOT, data_options, run_tool
 
+pytestmark = pytest.mark.slow  # trains in subprocesses
+
 CONFIGS = {
     'iou-aware-retinanet': 'configs/iou_aware_retinanet/iou-aware-retinanet_tiny-r18_fpn_shapes.py',
     # IoU-Net: our PrRoIPool op's backward inside DDP's gradient all-reduce.

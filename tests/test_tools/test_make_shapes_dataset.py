@@ -208,8 +208,10 @@ def test_validation_rejects_corrupt_json(dataset, tmp_path):
 
 
 @pytest.mark.parametrize('field, value, problem', [
-    ('bbox', [100.0, 100.0, 40.0, 10.0], 'outside'),
-    ('bbox', [10.0, 10.0, 0.0, 5.0], 'empty'),
+    ('bbox', [100.0, 100.0, 40.0, 10.0], 'clipped to the image'),
+    ('bbox', [300.0, 10.0, 20.0, 10.0], 'outside the image'),
+    ('bbox', [10.0, 10.0, 0.0, 5.0], 'zero-size'),
+    ('bbox', [10.0, 10.0, 5.0, float('nan')], 'non-finite'),
     ('category_id', 7, 'unknown category'),
     ('image_id', 999, 'unknown image'),
     ('id', 2, 'duplicate ids'),

@@ -40,6 +40,18 @@ class PrRoIExtractor(SingleRoIExtractor):
                                  'pixel shift) mode; remove `aligned` from roi_layer')
         return nn.ModuleList([layer_cls(spatial_scale=1 / s, **cfg) for s in featmap_strides])
 
+    def maps_for_repeated_pooling(self, feats):
+        """The feature maps this extractor reads, detached and laid out for pooling them
+        many times (IoU-Net scores candidates, then refines: two poolings per step).
+
+        PrRoIPool's CPU kernels read channels-last maps (its CUDA kernels NCHW); converting
+        once here spares a transpose in every call. Values are unchanged."""
+        maps = [f.detach() for f in feats[:self.num_inputs]]
+        if isinstance(self.roi_layers[0], ops.PrRoIPool2d):
+            maps = [f.contiguous(memory_format=torch.channels_last) if f.device.type == 'cpu'
+                    else f for f in maps]
+        return maps
+
     def pool_at_levels(self, feats, rois, levels):
         """Pool each RoI on a given FPN level: ``levels`` Tensor[K] long, e.g. from
         ``map_roi_levels``; then this equals ``forward(feats, rois)``.

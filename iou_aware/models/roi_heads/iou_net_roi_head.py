@@ -148,53 +148,57 @@ class IoUNetRoIHead(StandardRoIHead):
     # ---------------------------------------------------------------- inference
     def predict_bbox(self, x, batch_img_metas, rpn_results_list, rcnn_test_cfg,
                      rescale=False) -> InstanceList:
+        """IoU-Net's inference as a pipeline of steps, each returning new detections:
+        candidates -> [predicted IoUs] -> NMS -> [predicted IoUs] -> [refinement] ->
+        final scores. Which steps run is set by ``test_cfg.rcnn`` (see the class)."""
         if rcnn_test_cfg is None:  # mmdet's test-time augmentation wants raw boxes
             return super().predict_bbox(x, batch_img_metas, rpn_results_list, None, rescale)
         cfg = ConfigDict(rcnn_test_cfg)
         self._check_test_cfg(cfg)
+        raw = self._raw_detections(x, batch_img_metas, rpn_results_list)
+        dets = [self._candidates(r, i, cfg) for i, r in enumerate(raw)]
+        if isinstance(self.iou_roi_extractor, PrRoIExtractor):
+            feats = self.iou_roi_extractor.maps_for_repeated_pooling(x)
+        else:  # e.g. mmdet's SingleRoIExtractor with RoIAlign (no refinement then)
+            feats = [f.detach() for f in x[:self.iou_roi_extractor.num_inputs]]
+        iou_before_nms = (cfg.get('score_type', 'cls') != 'cls'
+                          or cfg.nms.get('type') == 'iou_guided_nms')
+        if iou_before_nms:
+            dets = self._with_predicted_ious(feats, dets)
+        dets = [self._nms(d, cfg) for d in dets]
+        if not iou_before_nms:  # predicting the kept boxes only is enough
+            dets = self._with_predicted_ious(feats, dets)
+        if cfg.get('refine'):
+            dets = self._refined(feats, dets, batch_img_metas, cfg.refine)
+        return [self._output(d, meta, cfg, rescale) for d, meta in zip(dets, batch_img_metas)]
+
+    def _raw_detections(self, x, batch_img_metas, rpn_results_list):
+        """Per image: every proposal's class scores and decoded per-class boxes."""
         proposals = [res.bboxes for res in rpn_results_list]
         rois = bbox2roi(proposals)
         num_classes = self.bbox_head.num_classes
-        if rois.shape[0] > 0:
-            bbox_results = self._bbox_forward(x, rois)
-            split = tuple(len(p) for p in proposals)
-            # mmdet decodes and clips per class; rcnn_test_cfg=None asks for the raw boxes.
-            raw = self.bbox_head.predict_by_feat(
-                rois=rois.split(split), cls_scores=bbox_results['cls_score'].split(split),
-                bbox_preds=bbox_results['bbox_pred'].split(split),
-                batch_img_metas=batch_img_metas, rcnn_test_cfg=None, rescale=False)
-        else:
-            raw = [InstanceData(bboxes=rois.new_zeros(0, num_classes * 4),
-                                scores=rois.new_zeros(0, num_classes + 1)) for _ in proposals]
+        if rois.shape[0] == 0:
+            return [InstanceData(bboxes=rois.new_zeros(0, num_classes * 4),
+                                 scores=rois.new_zeros(0, num_classes + 1)) for _ in proposals]
+        bbox_results = self._bbox_forward(x, rois)
+        split = tuple(len(p) for p in proposals)
+        # mmdet decodes and clips per class; rcnn_test_cfg=None asks for the raw boxes.
+        return self.bbox_head.predict_by_feat(
+            rois=rois.split(split), cls_scores=bbox_results['cls_score'].split(split),
+            bbox_preds=bbox_results['bbox_pred'].split(split),
+            batch_img_metas=batch_img_metas, rcnn_test_cfg=None, rescale=False)
 
-        cands = [self._candidates(r, i, cfg) for i, r in enumerate(raw)]
-        # PrRoIPool's CPU kernels read channels-last (its CUDA kernels NCHW); converting the
-        # maps once here spares a transpose in every pooling call (refinement pools each
-        # map twice per step).
-        x = [f.detach().contiguous(memory_format=torch.channels_last) if f.device.type == 'cpu'
-             else f.detach() for f in x[:self.iou_roi_extractor.num_inputs]]
-        needs_iou = cfg.get('score_type', 'cls') != 'cls' or cfg.nms.get('type') == 'iou_guided_nms'
-        if needs_iou:
-            self._attach_ious(x, cands)
-        kept = [self._nms(c, cfg) for c in cands]
-        if not needs_iou:
-            self._attach_ious(x, kept)
-        if cfg.get('refine'):
-            self._refine(x, kept, batch_img_metas, cfg.refine)
-
-        results = []
-        for det, meta in zip(kept, batch_img_metas):
-            out = InstanceData()
-            boxes = det.bboxes
-            if rescale and len(boxes):
-                boxes = scale_boxes(boxes, [1 / s for s in meta['scale_factor']])
-            out.bboxes = boxes
-            out.scores = self._final_scores(det, cfg)
-            out.labels = det.labels
-            out.cls_scores = det.cls_scores
-            out.pred_ious = det.pred_ious
-            results.append(out)
-        return results
+    def _output(self, det, meta, cfg, rescale):
+        out = InstanceData()
+        boxes = det.bboxes
+        if rescale and len(boxes):
+            boxes = scale_boxes(boxes, [1 / s for s in meta['scale_factor']])
+        out.bboxes = boxes
+        out.scores = self._final_scores(det, cfg)
+        out.labels = det.labels
+        out.cls_scores = det.cls_scores
+        out.pred_ious = det.pred_ious
+        return out
 
     def _candidates(self, raw, img_idx, cfg):
         """(box, class) pairs above the score threshold, like mmdet's multiclass_nms."""
@@ -212,12 +216,17 @@ class IoUNetRoIHead(StandardRoIHead):
                             cls_scores=cls_scores,
                             img_inds=torch.full_like(labels, img_idx))
 
-    def _attach_ious(self, x, dets_list):
+    def _with_predicted_ious(self, feats, dets_list):
+        """Copies of the detections with ``pred_ious`` (one batched IoU-head pass)."""
         boxes = torch.cat([d.bboxes for d in dets_list])
-        ious = self.predict_ious(x, torch.cat([d.img_inds for d in dets_list]), boxes,
+        ious = self.predict_ious(feats, torch.cat([d.img_inds for d in dets_list]), boxes,
                                  torch.cat([d.labels for d in dets_list]))
+        out = []
         for d, part in zip(dets_list, ious.split([len(d) for d in dets_list])):
+            d = d.clone()
             d.pred_ious = part
+            out.append(d)
+        return out
 
     def _final_scores(self, det, cfg):
         if cfg.get('score_type', 'cls') == 'cls_x_iou':
@@ -241,7 +250,8 @@ class IoUNetRoIHead(StandardRoIHead):
         order = self._final_scores(kept, cfg).argsort(descending=True, stable=True)
         return kept[order[:cfg.max_per_img]] if cfg.max_per_img > 0 else kept[order]
 
-    def _refine(self, x, dets_list, batch_img_metas, refine_cfg):
+    def _refined(self, feats, dets_list, batch_img_metas, refine_cfg):
+        """Copies of the detections with refined boxes and their predicted IoUs."""
         if not isinstance(self.iou_roi_extractor, PrRoIExtractor):
             raise ValueError('IoUNetRoIHead: test_cfg.rcnn.refine needs box-coordinate '
                              'gradients, i.e. iou_roi_extractor of type PrRoIExtractor, got '
@@ -254,7 +264,7 @@ class IoUNetRoIHead(StandardRoIHead):
                   for d in dets_list]
         boxes = torch.cat([d.bboxes[p] for d, p in zip(dets_list, picked)])
         if len(boxes) == 0:
-            return
+            return dets_list
         img_inds = torch.cat([d.img_inds[p] for d, p in zip(dets_list, picked)])
         labels = torch.cat([d.labels[p] for d, p in zip(dets_list, picked)])
         shapes = boxes.new_tensor([meta['img_shape'][:2] for meta in batch_img_metas])
@@ -263,14 +273,18 @@ class IoUNetRoIHead(StandardRoIHead):
         levels = self.iou_roi_extractor.map_roi_levels(rois, self.iou_roi_extractor.num_inputs)
 
         def score_fn(b, idx):
-            return self.predict_ious(x, img_inds[idx], b, labels[idx], levels[idx])
+            return self.predict_ious(feats, img_inds[idx], b, labels[idx], levels[idx])
 
         def clamp_fn(b, idx):
             return torch.minimum(b.clamp(min=0), limits[idx])
 
         refined, ious, _ = refine_boxes(boxes, score_fn, clamp_fn=clamp_fn, **refine_cfg)
         sizes = [len(p) for p in picked]
+        out = []
         for d, p, b, s in zip(dets_list, picked, refined.split(sizes), ious.split(sizes)):
+            d = d.clone()
             bboxes, pred_ious = d.bboxes.clone(), d.pred_ious.clone()
             bboxes[p], pred_ious[p] = b, s
             d.bboxes, d.pred_ious = bboxes, pred_ious
+            out.append(d)
+        return out

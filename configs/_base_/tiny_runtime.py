@@ -1,4 +1,5 @@
-# Runtime of the shapes benchmark: mmdet's defaults, a fixed seed, logs every 50 steps.
+# Runtime of the tiny benchmarks (shapes, BCCD): mmdet's defaults, a fixed seed, logs every
+# 50 steps, one checkpoint kept.
 _base_ = 'mmdet::_base_/default_runtime.py'
 custom_imports = dict(imports=['iou_aware'], allow_failed_imports=False)
 default_hooks = dict(

@@ -1,0 +1,103 @@
+"""What an MMDetection user does with the package: mmdet's own train/test tools on our
+configs (resume included), a config outside the repo inheriting ``iou_aware::``, and the
+predicted IoU in the image demo's JSON and pictures and in ``test.py --out`` files."""
+import json
+import os.path as osp
+import pickle
+import textwrap
+
+import mmdet
+import pytest
+import torch
+
+from .tool_helpers import FAST, ROOT, data_options, run_tool
+
+pytestmark = pytest.mark.slow
+
+CONFIGS = {
+    'iou-aware': 'configs/iou_aware_retinanet/iou-aware-retinanet_tiny-r18_fpn_shapes.py',
+    'iou-net': 'configs/iou_net/faster-rcnn_tiny-r18_fpn_iou-net_shapes.py',
+}
+MMDET_TOOLS = osp.join(osp.dirname(mmdet.__file__), '.mim', 'tools')
+
+
+@pytest.fixture(scope='module')
+def checkpoints(tiny_shapes, tmp_path_factory):
+    """One epoch of each detector with an IoU branch: {name: checkpoint}."""
+    out = {}
+    for name, config in CONFIGS.items():
+        work = str(tmp_path_factory.mktemp(name))
+        done = run_tool('train.py', osp.join(ROOT, config), '--work-dir', work, '--cfg-options',
+                        *data_options(tiny_shapes), *FAST, 'train_cfg.max_epochs=1')
+        assert done.returncode == 0, done.stderr[-3000:]
+        out[name] = osp.join(work, 'epoch_1.pth')
+    return out
+
+
+@pytest.mark.parametrize('name', sorted(CONFIGS))
+def test_image_demo_writes_pred_ious_and_pictures(checkpoints, tiny_shapes, tmp_path, name):
+    images = sorted(osp.join(tiny_shapes, 'val', f) for f in __import__('os').listdir(
+        osp.join(tiny_shapes, 'val')))[:2]
+    out = run_tool('image_demo.py', osp.join(ROOT, CONFIGS[name]), checkpoints[name], *images,
+                   '--out-dir', str(tmp_path), '--score-thr', '0')
+    assert out.returncode == 0, out.stderr[-3000:]
+    for image in images:
+        stem = osp.splitext(osp.basename(image))[0]
+        pred = json.loads((tmp_path / 'preds' / f'{stem}.json').read_text())
+        n = len(pred['labels'])
+        assert n > 0 and len(pred['bboxes']) == n and len(pred['scores']) == n
+        assert len(pred['pred_ious']) == n and len(pred['cls_scores']) == n
+        assert all(0 <= v <= 1 for v in pred['pred_ious'])
+        assert (tmp_path / 'vis' / osp.basename(image)).stat().st_size > 0
+
+
+@pytest.mark.parametrize('name', sorted(CONFIGS))
+def test_test_out_file_carries_pred_ious(checkpoints, tiny_shapes, tmp_path, name):
+    pkl = str(tmp_path / 'preds.pkl')
+    out = run_tool('test.py', osp.join(ROOT, CONFIGS[name]), checkpoints[name], '--out', pkl,
+                   '--cfg-options', *data_options(tiny_shapes), *FAST)
+    assert out.returncode == 0, out.stderr[-3000:]
+    with open(pkl, 'rb') as f:
+        preds = pickle.load(f)
+    assert len(preds) == 8
+    for sample in preds:
+        inst = sample['pred_instances']
+        assert len(inst['pred_ious']) == len(inst['labels']) == len(inst['cls_scores'])
+
+
+def _mmdet_tool(tool, *args):
+    import subprocess
+    import sys
+    return subprocess.run([sys.executable, osp.join(MMDET_TOOLS, tool), *args],
+                          capture_output=True, text=True, cwd=ROOT)
+
+
+def test_mmdets_own_tools_train_resume_and_test_our_config(tiny_shapes, tmp_path):
+    config = osp.join(ROOT, CONFIGS['iou-aware'])
+    work = str(tmp_path / 'work')
+    opts = ['--cfg-options', *data_options(tiny_shapes), *FAST]
+    out = _mmdet_tool('train.py', config, '--work-dir', work, *opts, 'train_cfg.max_epochs=1')
+    assert out.returncode == 0, out.stderr[-3000:]
+    out = _mmdet_tool('train.py', config, '--work-dir', work, '--resume', *opts,
+                      'train_cfg.max_epochs=2')
+    assert out.returncode == 0, out.stderr[-3000:]
+    ckpt = torch.load(osp.join(work, 'epoch_2.pth'), map_location='cpu', weights_only=True)
+    assert ckpt['meta']['epoch'] == 2 and ckpt['meta']['iter'] == 8 and 'random_state' in ckpt
+    out = _mmdet_tool('test.py', config, osp.join(work, 'epoch_2.pth'), '--work-dir', work,
+                      *opts)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert 'coco/bbox_mAP_90' in out.stdout + out.stderr
+
+
+def test_a_config_outside_the_repo_inherits_by_scope(tiny_shapes, tmp_path):
+    cfg = tmp_path / 'my_iou_net.py'
+    cfg.write_text(textwrap.dedent('''
+        _base_ = 'iou_aware::iou_net/faster-rcnn_tiny-r18_fpn_iou-net_shapes.py'
+        model = dict(test_cfg=dict(rcnn=dict(refine=None)))  # a user's own change
+    '''))
+    work = str(tmp_path / 'work')
+    out = run_tool('train.py', str(cfg), '--work-dir', work, '--cfg-options',
+                   *data_options(tiny_shapes), *FAST, 'train_cfg.max_epochs=1')
+    assert out.returncode == 0, out.stderr[-3000:]
+    dumped = open(osp.join(work, 'my_iou_net.py')).read()
+    assert "type='IoUNetRoIHead'" in dumped and 'refine=None' in dumped

@@ -1,0 +1,92 @@
+"""Regenerate every results table in README.md and docs/*.md from docs/results/.
+
+    python tools/update_docs.py          # rewrite the tables in place
+    python tools/update_docs.py --check  # exit 1 if any table differs from its results
+
+A table is a block between two markers; the opening marker says what to show:
+
+    <!-- results benchmark=shapes columns=AP,AP75,ece rows=retinanet:RetinaNet,iou-aware:IoU-aware -->
+    | ... generated ... |
+    <!-- /results -->
+
+``rows`` lists run folders under ``docs/results/<benchmark>/`` with the label to show
+(``run:label``, label defaults to the run name); each row is the mean ± sd over the run's
+seeds (``seed<k>`` folders), with the seed count after the label. ``columns`` are
+``iou_aware.results`` columns. Labels may not contain commas or colons; ``_`` in a label is
+shown as a space.
+"""
+import argparse
+import glob
+import os.path as osp
+import re
+import sys
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from iou_aware import results  # noqa: E402
+
+BLOCK = re.compile(r'(<!-- results (?P<spec>[^>]*?) -->\n)(?P<body>.*?)(<!-- /results -->)',
+                   re.S)
+
+
+def parse_spec(spec):
+    fields = dict(item.split('=', 1) for item in spec.split())
+    for key in ('benchmark', 'columns', 'rows'):
+        if key not in fields:
+            raise results.ResultsError(f'results block without {key}=: {spec}')
+    rows = []
+    for item in fields['rows'].split(','):
+        run, _, label = item.partition(':')
+        rows.append((run, (label or run).replace('_', ' ')))
+    return fields['benchmark'], fields['columns'].split(','), rows
+
+
+def render(spec, root):
+    benchmark, columns, rows = parse_spec(spec)
+    out = []
+    for run, label in rows:
+        seeds = results.load_rows(osp.join(root, benchmark, run))
+        n = len(seeds)
+        out.append((f'{label} ({n} seed{"s" if n > 1 else ""})',
+                    results.aggregate(list(seeds.values()))))
+    return results.markdown_table(out, columns, first='model') + '\n'
+
+
+def update(text, root):
+    return BLOCK.sub(lambda m: m.group(1) + render(m.group('spec'), root) + m.group(4), text)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--check', action='store_true', help='only check, change nothing')
+    parser.add_argument('--results-dir', default=osp.join(ROOT, 'docs', 'results'))
+    parser.add_argument('--files', nargs='+', help='Markdown files (default: README.md, docs/*.md)')
+    args = parser.parse_args(argv)
+    stale = []
+    files = args.files or ([osp.join(ROOT, 'README.md')]
+                           + sorted(glob.glob(osp.join(ROOT, 'docs', '*.md'))))
+    for path in files:
+        with open(path) as f:
+            text = f.read()
+        try:
+            new = update(text, args.results_dir)
+        except results.ResultsError as exc:
+            print(f'error: {osp.relpath(path, ROOT)}: {exc}', file=sys.stderr)
+            return 2
+        if new != text:
+            stale.append(osp.relpath(path, ROOT))
+            if not args.check:
+                with open(path, 'w') as f:
+                    f.write(new)
+    if args.check and stale:
+        print(f'stale results tables in {", ".join(stale)}: run tools/update_docs.py',
+              file=sys.stderr)
+        return 1
+    print(('checked' if args.check else 'updated') + f': {len(stale)} file(s) '
+          + ('stale' if args.check else 'rewritten'))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
