@@ -65,7 +65,8 @@ def main(argv=None):
         with tempfile.TemporaryDirectory() as tmp:
             predictions, dataset = predict(args, cfg, osp.join(tmp, 'predictions.pkl'))
         classes = dataset.metainfo['classes']
-    report, dets = build_report(predictions, coco, classes, source=ann_file)
+    print('matching detections to the ground truth', flush=True)
+    report, dets = build_report(predictions, coco, classes, source=ann_file, progress=True)
     if report['num_detections'] == 0 and predictions:
         print('warning: the model made no detections; every AP is 0 and correlations are undefined')
     report.update(config=args.config, checkpoint=args.checkpoint)

@@ -30,6 +30,16 @@ def parse_args(argv=None):
     return parser, args
 
 
+def progress_bar(split, count):
+    """A progress bar per split (mmengine's); returns its per-image tick."""
+    try:
+        from mmengine.utils import ProgressBar
+    except ImportError:  # the generator itself needs only numpy and PIL
+        return None
+    print(f'{split}: rendering {count} images', flush=True)
+    return ProgressBar(count).update if count else None
+
+
 def main(argv=None):
     parser, args = parse_args(argv)
     try:
@@ -41,6 +51,7 @@ def main(argv=None):
         datasets.generate_dataset(
             args.out, num_images=dict(train=args.train_images, val=args.val_images),
             seed=args.seed, config=config, force=args.force,
+            on_split_start=progress_bar,
             on_split_done=lambda summary: print(summary.describe(), flush=True))
     except FileExistsError:
         print(f'error: {args.out} already holds a dataset; pass --force to replace it',

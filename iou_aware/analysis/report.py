@@ -33,10 +33,14 @@ def load_ground_truth(coco, classes, source='ground truth'):
     return gt, cat_ids, report
 
 
-def detection_table(predictions, gt):
-    """One row per detection: image, label, boxes, confidences and the true IoU."""
+def detection_table(predictions, gt, progress=False):
+    """One row per detection: image, label, boxes, confidences and the true IoU
+    (``progress``: an mmengine progress bar over the images)."""
     cols = {k: [] for k in ('img_id', 'label', 'bbox', 'fused_score', 'cls_score', 'pred_iou',
                             'true_iou')}
+    if progress and predictions:
+        from mmengine.utils import track_iter_progress
+        predictions = track_iter_progress(list(predictions))
     for sample in predictions:
         pred = sample['pred_instances']
         boxes = np.asarray(pred['bboxes'], float).reshape(-1, 4)
@@ -76,7 +80,7 @@ def ap_by_threshold(coco, cat_ids, dets, max_dets=100):
     return [max(ap, 0.0) for ap in ap_at_iou_thresholds(ev)]
 
 
-def build_report(predictions, coco, classes, source='ground truth'):
+def build_report(predictions, coco, classes, source='ground truth', progress=False):
     """The whole analysis as a JSON-ready dict (plus the per-detection table).
 
     The localization confidence is the predicted IoU where the model outputs one
@@ -84,7 +88,7 @@ def build_report(predictions, coco, classes, source='ground truth'):
     calibration error are taken over detections with true IoU > 0.
     """
     gt, cat_ids, gt_report = load_ground_truth(coco, classes, source)
-    dets = detection_table(predictions, gt)
+    dets = detection_table(predictions, gt, progress)
     matched = dets['true_iou'] > 0
     positive = dets['true_iou'] >= 0.5
     has_iou = bool(np.isfinite(dets['pred_iou']).any())

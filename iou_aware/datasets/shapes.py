@@ -77,7 +77,8 @@ def _write_json(data, path):
 
 
 def generate_split(out_dir, split: str, num_images: int, seed: int = 0,
-                   config: ShapesConfig = ShapesConfig()) -> SplitSummary:
+                   config: ShapesConfig = ShapesConfig(),
+                   on_image_done: Callable[[], None] | None = None) -> SplitSummary:
     """Write ``out_dir/<split>/*.png`` and ``out_dir/annotations/<split>.json``, then
     validate them with :func:`validate_coco_split`."""
     started = time.perf_counter()
@@ -91,6 +92,8 @@ def generate_split(out_dir, split: str, num_images: int, seed: int = 0,
     hidden = 0
     for image_id in range(1, num_images + 1):
         rendered = render_image(seed, split, image_id, config)
+        if on_image_done is not None:
+            on_image_done()
         file_name = f'{image_id:06d}.png'
         Image.fromarray(rendered.image).save(img_dir / file_name, **_PNG_OPTIONS)
         images.append(dict(id=image_id, file_name=file_name,
@@ -122,6 +125,7 @@ def _owned_outputs(out_dir):
 def generate_dataset(out_dir, num_images: dict[str, int] | None = None, seed: int = 0,
                      config: ShapesConfig = ShapesConfig(), force: bool = False,
                      on_split_done: Callable[[SplitSummary], None] | None = None,
+                     on_split_start: Callable[[str, int], Callable[[], None]] | None = None,
                      ) -> list[SplitSummary]:
     """Generate every split of ``num_images`` (default 1500 train / 300 val) plus
     ``out_dir/meta.json``.
@@ -144,7 +148,8 @@ def generate_dataset(out_dir, num_images: dict[str, int] | None = None, seed: in
 
     summaries = []
     for split, count in num_images.items():
-        summaries.append(generate_split(out_dir, split, count, seed, config))
+        tick = on_split_start(split, count) if on_split_start is not None else None
+        summaries.append(generate_split(out_dir, split, count, seed, config, tick))
         if on_split_done is not None:
             on_split_done(summaries[-1])
     # meta.json last: its presence means the dataset is complete.
