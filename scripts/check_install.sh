@@ -36,7 +36,7 @@ print(f'[check-install] import iou_aware {iou_aware.__version__} from {iou_aware
       f'Python {sys.version.split()[0]}, torch {torch.__version__}, mmcv {mmcv.__version__}, '
       f'mmdet {mmdet.__version__}, mmengine {mmengine.__version__}; prroi_pool ok ({x.item():.3f})')
 PY
-"$PY" "$src/tools/make_shapes_dataset.py" --out shapes --train-images 8 --val-images 4 \
+"$PY" "$src/tools/make_shapes_dataset.py" --out-dir shapes --train-images 8 --val-images 4 \
   --image-size 128 >/dev/null
 cat > my_config.py <<'CFG'
 _base_ = 'iou_aware::iou_aware_retinanet/iou-aware-retinanet_tiny-r18_fpn_shapes.py'

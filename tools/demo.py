@@ -44,7 +44,7 @@ def ensure_dataset(data):
         return
     print(f'[demo] dataset: generating {data}')
     subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'make_shapes_dataset.py'),
-                    '--out', data], check=True)
+                    '--out-dir', data], check=True)
 
 
 def main():
@@ -81,7 +81,7 @@ def main():
             analysis = osp.join(work_dir, 'analysis')
             print(f'[demo] localization analysis of {name} -> {analysis}', flush=True)
             subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'analyze_localization.py'),
-                            cfg, ckpt, '--out', analysis, '--cfg-options', *data_opts,
+                            cfg, ckpt, '--out-dir', analysis, '--cfg-options', *data_opts,
                             *args.cfg_options], check=True, stdout=subprocess.DEVNULL)
             rows[name].update(read_correlations(osp.join(analysis, 'summary.json')))
     columns = ('AP', 'AP50', 'AP75', 'AP80', 'AP90', 'sec_per_iter')

@@ -104,7 +104,7 @@ def main(argv=None):
         device, epochs, data, data_args = 'cuda', args.epochs, 'data/shapes', []
     if not osp.isfile(osp.join(data, 'annotations', 'val.json')):
         timings['dataset'] = step('dataset', [sys.executable, 'tools/make_shapes_dataset.py',
-                                              '--out', data, *data_args], log_dir)
+                                              '--out-dir', data, *data_args], log_dir)
     root = data.rstrip('/') + '/'
     data_opts = [f'train_dataloader.dataset.data_root={root}',
                  f'val_dataloader.dataset.data_root={root}',

@@ -1,6 +1,6 @@
 """Generate the synthetic "shapes" detection dataset in COCO format.
 
-    python tools/make_shapes_dataset.py [--out data/shapes] [--seed 0] [--force]
+    python tools/make_shapes_dataset.py [--out-dir data/shapes] [--seed 0] [--force]
 
 Writes OUT/{train,val}/NNNNNN.png, OUT/annotations/{train,val}.json and OUT/meta.json,
 validates each split with pycocotools, and prints one summary line per split. The same
@@ -16,7 +16,7 @@ from iou_aware import datasets
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument('--out', default='data/shapes', help='output directory')
+    parser.add_argument('--out-dir', default='data/shapes', help='output directory')
     parser.add_argument('--seed', type=int, default=0, help='random seed')
     parser.add_argument('--train-images', type=int, default=1500, help='images in the train split')
     parser.add_argument('--val-images', type=int, default=300, help='images in the val split')
@@ -49,18 +49,18 @@ def main(argv=None):
         parser.error(str(exc))
     try:
         datasets.generate_dataset(
-            args.out, num_images=dict(train=args.train_images, val=args.val_images),
+            args.out_dir, num_images=dict(train=args.train_images, val=args.val_images),
             seed=args.seed, config=config, force=args.force,
             on_split_start=progress_bar,
-            on_split_done=lambda summary: print(summary.describe(), flush=True))
+            on_split_done=lambda summary: print(f'\n{summary.describe()}', flush=True))
     except FileExistsError:
-        print(f'error: {args.out} already holds a dataset; pass --force to replace it',
+        print(f'error: {args.out_dir} already holds a dataset; pass --force to replace it',
               file=sys.stderr)
         return 2
     except ValueError as exc:  # validation of a freshly written split failed: a generator bug
         print(f'error: {exc}', file=sys.stderr)
         return 1
-    print(f'dataset written to {args.out}')
+    print(f'dataset written to {args.out_dir}')
     return 0
 
 

@@ -248,13 +248,13 @@ TINY = ['--train-images', '2', '--val-images', '1', '--image-size', '64']
 
 def test_cli_overwrites_only_with_force(tmp_path, capsys):
     out = tmp_path / 'out'
-    assert cli.main(['--out', str(out), *TINY]) == 0
+    assert cli.main(['--out-dir', str(out), *TINY]) == 0
     assert 'train: 2 images' in capsys.readouterr().out
     (out / 'notes.txt').write_text('not ours')
-    assert cli.main(['--out', str(out), *TINY, '--seed', '1']) == 2
+    assert cli.main(['--out-dir', str(out), *TINY, '--seed', '1']) == 2
     assert '--force' in capsys.readouterr().err
     assert json.loads((out / 'meta.json').read_text())['seed'] == 0
-    assert cli.main(['--out', str(out), *TINY, '--seed', '1', '--force']) == 0
+    assert cli.main(['--out-dir', str(out), *TINY, '--seed', '1', '--force']) == 0
     assert json.loads((out / 'meta.json').read_text())['seed'] == 1
     assert (out / 'notes.txt').read_text() == 'not ours'
 
@@ -263,11 +263,11 @@ def test_cli_runs_as_a_script(tmp_path):
     # A fresh process with another str-hash salt must write the very same bytes as this one.
     out = tmp_path / 'out'
     env = dict(os.environ, PYTHONHASHSEED='12345')
-    result = subprocess.run([sys.executable, str(CLI_PATH), '--out', str(out), *TINY],
+    result = subprocess.run([sys.executable, str(CLI_PATH), '--out-dir', str(out), *TINY],
                             cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    lines = result.stdout.splitlines()
+    lines = [line for line in result.stdout.splitlines() if ' images, ' in line]
     assert lines[0].startswith('train: 2 images') and lines[1].startswith('val: 1 images')
     in_process = tmp_path / 'in_process'
-    assert cli.main(['--out', str(in_process), *TINY]) == 0
+    assert cli.main(['--out-dir', str(in_process), *TINY]) == 0
     assert _file_hashes(out) == _file_hashes(in_process)
