@@ -38,6 +38,13 @@ class IoUAwareRetinaHead(RetinaHead):
 
     ``extra_iou_targets=None`` is the paper's positives-only setting.
 
+    ``class_aware_iou=True`` predicts one IoU per (anchor, class) instead of one per anchor
+    (the paper), as IoU-Net's IoU head does: a detection is judged by its IoU with objects
+    of its own class, and one shared prediction cannot be right both for an anchor's
+    correct class and for a wrong class it also scores. Positives train their label's
+    output; with ``extra_iou_targets`` every other (anchor, class) trains its own output,
+    target IoU with the best ground truth of that class, weighted by that class's score.
+
     Inference: the detection score is ``cls ** alpha * iou ** (1 - alpha)`` (paper Eq. 7,
     ``test_cfg.alpha``, default 0.5), used for the pre-NMS top-k, the score threshold and
     NMS. ``test_cfg.cls_score_thr`` (optional) first drops anchors whose classification
@@ -50,12 +57,16 @@ class IoUAwareRetinaHead(RetinaHead):
         loss_iou (dict): loss on the IoU logits; must accept soft targets in [0, 1].
         detach_iou_target (bool): stop the positives' IoU loss gradient at the target.
         extra_iou_targets (dict, optional): ``dict(target_class='any', gamma=1.0,
-            loss_weight=1.0)`` to train the IoU branch beyond the positives (see above).
+            loss_weight=1.0)`` to train the IoU branch beyond the positives (see above;
+            ``target_class`` is unused with ``class_aware_iou``).
+        class_aware_iou (bool): one IoU output per class (see above).
     """
 
     def __init__(self, *args,
                  loss_iou=dict(type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.0),
-                 detach_iou_target=False, extra_iou_targets=None, **kwargs):
+                 detach_iou_target=False, extra_iou_targets=None, class_aware_iou=False,
+                 **kwargs):
+        self.class_aware_iou = class_aware_iou  # read by _init_layers
         super().__init__(*args, **kwargs)
         self.loss_iou = MODELS.build(loss_iou)
         self.detach_iou_target = detach_iou_target
@@ -71,7 +82,9 @@ class IoUAwareRetinaHead(RetinaHead):
     def _init_layers(self):
         super()._init_layers()
         in_channels = self.feat_channels if self.stacked_convs > 0 else self.in_channels
-        self.retina_iou = nn.Conv2d(in_channels, self.num_base_priors, 3, padding=1)
+        self.iou_channels = self.cls_out_channels if self.class_aware_iou else 1
+        self.retina_iou = nn.Conv2d(in_channels, self.num_base_priors * self.iou_channels, 3,
+                                    padding=1)
 
     def forward_single(self, x):
         cls_feat, reg_feat = x, x
@@ -99,7 +112,7 @@ class IoUAwareRetinaHead(RetinaHead):
             label_weights_list, bbox_targets_list, bbox_weights_list, avg_factor=avg_factor)
         loss_iou = self.loss_iou_by_feat(
             _per_image(cls_scores, self.cls_out_channels),
-            _per_image(bbox_preds, self.bbox_coder.encode_size), _per_image(iou_preds, 1)[..., 0],
+            _per_image(bbox_preds, self.bbox_coder.encode_size), _per_image(iou_preds, self.iou_channels),
             torch.stack([get_box_tensor(a) for a in anchors]), torch.cat(labels_list, dim=1),
             torch.cat(bbox_targets_list, dim=1), batch_gt_instances, avg_factor)
         return dict(loss_cls=losses_cls, loss_bbox=losses_bbox, loss_iou=loss_iou)
@@ -107,41 +120,55 @@ class IoUAwareRetinaHead(RetinaHead):
     def loss_iou_by_feat(self, cls_scores, bbox_preds, iou_preds, anchors, labels,
                          bbox_targets, batch_gt_instances, avg_factor):
         """BCE of the IoU branch over the batch; every tensor is per image, all levels:
-        ``cls_scores`` [B, N, C], ``bbox_preds`` [B, N, 4], ``iou_preds`` [B, N] (logits),
-        ``anchors`` [B, N, 4], ``labels`` [B, N], ``bbox_targets`` [B, N, 4]."""
+        ``cls_scores`` [B, N, C], ``bbox_preds`` [B, N, 4], ``iou_preds`` [B, N, C or 1]
+        (logits), ``anchors`` [B, N, 4], ``labels`` [B, N], ``bbox_targets`` [B, N, 4]."""
         pos = (labels >= 0) & (labels < self.num_classes)
         loss = iou_preds.sum() * 0  # keeps the graph when nothing is trained
         if pos.any():
             target = self.iou_targets(anchors[pos], bbox_preds[pos], bbox_targets[pos])
             if self.detach_iou_target:
                 target = target.detach()
-            loss = loss + self.loss_iou(iou_preds[pos], target, avg_factor=avg_factor)
+            channel = labels[pos] if self.class_aware_iou else torch.zeros_like(labels[pos])
+            logits = iou_preds[pos].gather(1, channel[:, None])[:, 0]
+            loss = loss + self.loss_iou(logits, target, avg_factor=avg_factor)
         if self.extra_iou_targets is not None:
             loss = loss + self._extra_iou_loss(cls_scores, bbox_preds, iou_preds, anchors,
-                                               ~pos, batch_gt_instances, avg_factor)
+                                               pos, labels, batch_gt_instances, avg_factor)
         return loss
 
-    def _extra_iou_loss(self, cls_scores, bbox_preds, iou_preds, anchors, extra,
+    def _extra_iou_loss(self, cls_scores, bbox_preds, iou_preds, anchors, pos, labels,
                         batch_gt_instances, avg_factor):
+        """Every output the positives do not train: (anchor, class) pairs with the
+        class-aware branch, non-positive anchors otherwise. Targets and weights detached."""
         cfg = self.extra_iou_targets
         logits, targets, weights = [], [], []
-        with torch.no_grad():
-            scores, top_class = cls_scores.detach().sigmoid().max(dim=-1)
-            for i, gt in enumerate(batch_gt_instances):
-                sel = extra[i]
-                boxes = get_box_tensor(self.bbox_coder.decode(anchors[i][sel],
-                                                              bbox_preds[i][sel].detach()))
-                target = boxes.new_zeros(len(boxes))
-                if len(gt) and len(boxes):
-                    overlaps = bbox_overlaps(boxes, get_box_tensor(gt.bboxes))
-                    if cfg['target_class'] == 'top_class':
-                        other = top_class[i][sel][:, None] != gt.labels[None, :]
-                        overlaps = overlaps.masked_fill(other, 0)
-                    target = overlaps.max(dim=1).values
-                targets.append(target)
-                weights.append(scores[i][sel].pow(cfg['gamma']))
-        for i in range(len(batch_gt_instances)):
-            logits.append(iou_preds[i][extra[i]])
+        probs = cls_scores.detach().sigmoid()
+        for i, gt in enumerate(batch_gt_instances):
+            with torch.no_grad():
+                boxes = get_box_tensor(self.bbox_coder.decode(anchors[i], bbox_preds[i].detach()))
+                gt_boxes, gt_labels = get_box_tensor(gt.bboxes), gt.labels
+                overlaps = (bbox_overlaps(boxes, gt_boxes) if len(gt)
+                            else boxes.new_zeros(len(boxes), 0))
+                if self.class_aware_iou:
+                    # [N, C]: IoU with the best ground truth of each class
+                    same = gt_labels[None, :] == torch.arange(
+                        self.cls_out_channels, device=boxes.device)[:, None]  # [C, G]
+                    target = (overlaps[:, None, :] * same[None]).amax(dim=2) if len(gt) \
+                        else boxes.new_zeros(len(boxes), self.cls_out_channels)
+                    sel = torch.ones_like(target, dtype=torch.bool)
+                    sel[pos[i]] = sel[pos[i]].scatter(1, labels[i][pos[i]][:, None], False)
+                    weight = probs[i].pow(cfg['gamma'])
+                else:
+                    score, top_class = probs[i].max(dim=-1)
+                    if cfg['target_class'] == 'top_class' and len(gt):
+                        overlaps = overlaps.masked_fill(top_class[:, None] != gt_labels[None, :], 0)
+                    target = (overlaps.max(dim=1).values if len(gt)
+                              else boxes.new_zeros(len(boxes)))[:, None]
+                    sel = ~pos[i][:, None]
+                    weight = score.pow(cfg['gamma'])[:, None]
+            logits.append(iou_preds[i][sel])
+            targets.append(target[sel])
+            weights.append(weight[sel])
         return cfg['loss_weight'] * self.loss_iou(
             torch.cat(logits), torch.cat(targets), torch.cat(weights), avg_factor=avg_factor)
 
@@ -172,8 +199,8 @@ class IoUAwareRetinaHead(RetinaHead):
             bbox_pred = bbox_pred.permute(1, 2, 0).reshape(-1, self.bbox_coder.encode_size)
             cls = cls_score.permute(1, 2, 0).reshape(-1, self.cls_out_channels).sigmoid()
             # predict_by_feat passes the IoU logits in as score factors.
-            iou = iou_pred.permute(1, 2, 0).reshape(-1).sigmoid()
-            fused = fuse_scores(cls, iou[:, None], alpha)
+            iou = iou_pred.permute(1, 2, 0).reshape(-1, self.iou_channels).sigmoid()
+            fused = fuse_scores(cls, iou, alpha)  # [N, C] with [N, C] or [N, 1] IoUs
             if cls_thr > 0:  # fewer candidates for NMS: the fused score alone passes often
                 fused = fused.masked_fill(cls < cls_thr, 0)
             scores, labels, keep, kept = filter_scores_and_topk(
@@ -182,7 +209,8 @@ class IoUAwareRetinaHead(RetinaHead):
             mlvl['priors'].append(kept['priors'])
             mlvl['scores'].append(scores)
             mlvl['labels'].append(labels)
-            mlvl['pred_ious'].append(kept['iou'])
+            column = labels if self.iou_channels > 1 else torch.zeros_like(labels)
+            mlvl['pred_ious'].append(kept['iou'].gather(1, column[:, None])[:, 0])
             mlvl['cls_scores'].append(cls[keep, labels])
         results = InstanceData()
         results.bboxes = self.bbox_coder.decode(cat_boxes(mlvl['priors']),
