@@ -8,7 +8,7 @@ metainfo = dict(classes=('RBC', 'WBC', 'Platelets'),
                 palette=[(220, 20, 60), (0, 128, 255), (0, 170, 60)])
 # Images are resized to half size (320x240), chosen by measurement (tiny RetinaNet, 36
 # epochs, seed 0, 1 thread; val AP / AP90 / platelet AP / s per step): 320x240 50.0 / 2.3 /
-# 40.4 / 0.37; 480x360 51.4 / 3.5 / 38.4 / 0.70; 640x480 52.8 / 5.4 / 37.9 / 1.13. Full size
+# 40.4 / 0.37; 480x360 51.4 / 3.5 / 38.4 / 0.70; 640x480 52.8 / 5.4 / 37.9 / 1.08. Full size
 # gains 2.8 AP at 3x the cost; platelets (median 40 px, smallest 21 px) stay at 10-70 px,
 # within reach of the 16 px anchors, and are detected as well at half size.
 image_size = (320, 240)
