@@ -1,9 +1,9 @@
-# IoU-aware RetinaNet (Wu, Li, Wang 2019) on the shapes benchmark: the tiny RetinaNet plus
-# a per-anchor IoU branch trained with BCE; detection score = cls^alpha * IoU^(1 - alpha).
-_base_ = '../retinanet/retinanet_tiny-r18_fpn_shapes.py'
-model = dict(
-    bbox_head=dict(
-        type='IoUAwareRetinaHead',
-        loss_iou=dict(type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.0),
-        detach_iou_target=False),  # the paper lets the IoU loss's gradient reach the boxes
-    test_cfg=dict(alpha=0.5))
+# IoU-aware RetinaNet (Wu, Li, Wang 2019) on the shapes benchmark; the method's settings are
+# in the model base.
+_base_ = [
+    '../_base_/models/iou-aware-retinanet_tiny-r18_fpn.py',
+    '../_base_/datasets/shapes_detection.py',
+    '../_base_/schedules/shapes_schedule.py',
+    '../_base_/tiny_runtime.py',
+]
+model = dict(bbox_head=dict(num_classes=6))

@@ -78,3 +78,35 @@ def test_custom_imports_alone_registers_the_package(tmp_path):
     out = subprocess.run([sys.executable, '-c', code, str(cfg)], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == 'PrRoIPool2d'
+
+
+def _without_num_classes(node):
+    if isinstance(node, dict):
+        return {k: _without_num_classes(v) for k, v in node.items() if k != 'num_classes'}
+    if isinstance(node, (list, tuple)):
+        return [_without_num_classes(v) for v in node]
+    return node
+
+
+BCCD_TWINS = [(f'configs/bccd/{name}_bccd.py', f'configs/{folder}/{name}_shapes.py')
+              for folder, name in [
+                  ('retinanet', 'retinanet_tiny-r18_fpn'),
+                  ('retinanet', 'retinanet_tiny-r18_fpn_giou'),
+                  ('retinanet', 'retinanet_tiny-r18_fpn_diou'),
+                  ('retinanet', 'retinanet_tiny-r18_fpn_iou-log'),
+                  ('retinanet', 'retinanet_tiny-r18_fpn_ciou'),
+                  ('iou_aware_retinanet', 'iou-aware-retinanet_tiny-r18_fpn'),
+                  ('faster_rcnn', 'faster-rcnn_tiny-r18_fpn'),
+                  ('iou_net', 'faster-rcnn_tiny-r18_fpn_iou-net')]]
+
+
+@pytest.mark.parametrize('bccd,shapes', BCCD_TWINS, ids=lambda p: osp.basename(p))
+def test_bccd_models_are_the_shapes_models(bccd, shapes):
+    """A BCCD row measures the same method as its shapes row: the model settings (heads,
+    losses, train and test settings) are equal but for the number of classes."""
+    on_bccd, on_shapes = (Config.fromfile(osp.join(ROOT, p)) for p in (bccd, shapes))
+    assert _without_num_classes(on_bccd.model.to_dict()) == \
+        _without_num_classes(on_shapes.model.to_dict())
+    heads = [on_bccd.model.get('bbox_head')] if 'bbox_head' in on_bccd.model else [
+        on_bccd.model.roi_head.bbox_head, on_bccd.model.roi_head.get('iou_head')]
+    assert all(h.num_classes == 3 for h in heads if h is not None)

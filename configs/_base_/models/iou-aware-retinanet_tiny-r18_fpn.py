@@ -1,0 +1,10 @@
+# IoU-aware RetinaNet (Wu, Li, Wang 2019) on the tiny RetinaNet: a per-anchor IoU branch
+# trained with BCE; detection score = cls^alpha * IoU^(1 - alpha). The method's settings live
+# here once, for every dataset; the leaf configs set num_classes.
+_base_ = './retinanet_tiny-r18_fpn.py'
+model = dict(
+    bbox_head=dict(
+        type='IoUAwareRetinaHead',
+        loss_iou=dict(type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.0),
+        detach_iou_target=False),  # the paper lets the IoU loss's gradient reach the boxes
+    test_cfg=dict(alpha=0.5))

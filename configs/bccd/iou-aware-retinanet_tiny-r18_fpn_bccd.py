@@ -1,0 +1,8 @@
+# Tiny IoU-aware RetinaNet on BCCD (real images): the same method settings as on shapes.
+_base_ = [
+    '../_base_/models/iou-aware-retinanet_tiny-r18_fpn.py',
+    '../_base_/datasets/bccd_detection.py',
+    '../_base_/schedules/bccd_schedule.py',
+    '../_base_/tiny_runtime.py',
+]
+model = dict(bbox_head=dict(num_classes=3))
