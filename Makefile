@@ -9,7 +9,7 @@ EXT_SOURCES := $(wildcard csrc/*.h csrc/*.cpp csrc/*/*.h csrc/*/*.cpp csrc/*/*.c
 SETUP_STAMP := $(VENV)/.iou-aware-setup
 EXT_STAMP := $(VENV)/.iou-aware-ext
 
-.PHONY: setup demo test cuda-check gpu-check benchmark clean
+.PHONY: setup demo test cuda-check gpu-check benchmark bccd clean
 
 # Full environment: torch, mmcv (cached wheel or a one-time build), mmdet, this package.
 setup: $(EXT_STAMP)
@@ -41,6 +41,12 @@ gpu-check:
 benchmark: setup
 	$(PY) tools/benchmark_prroi_pool.py
 	$(PY) tools/benchmark_nms.py
+
+# The BCCD benchmark on real images: every run and seed of configs/benchmarks/bccd.json
+# (trained on train, reported on test and val apart), results under docs/results/bccd*/,
+# then its tables. Finished steps are skipped. E.g. BCCD_ARGS="--runs retinanet --seeds 0".
+bccd: setup
+	$(PY) tools/run_benchmark.py configs/benchmarks/bccd.json $(BCCD_ARGS)
 
 clean:
 	rm -rf build iou_aware/_C*.so $(EXT_STAMP)
