@@ -153,3 +153,30 @@ def test_iou_guided_nms_switch_matches_the_op_on_the_pre_nms_candidates():
     torch.testing.assert_close(det.scores, ref_scores[order])
     torch.testing.assert_close(det.bboxes, raw.bboxes[ref_keep[order]])
     assert torch.equal(det.labels, raw.labels[ref_keep[order]])
+
+
+def test_cls_score_threshold_keeps_exactly_the_candidates_above_it():
+    """``test_cfg.cls_score_thr`` drops (anchor, class) pairs whose classification score is
+    below it before the fused-score threshold and top-k: the pre-NMS candidates are those
+    of the unthresholded head whose cls score reaches it, with the same fused scores."""
+    torch.manual_seed(0)
+    head = MODELS.build(head_cfg()).eval()
+    feats, metas = inputs(5)
+    with torch.no_grad():
+        outs = head(feats)
+        head.test_cfg['nms_pre'] = -1  # no top-k: compare whole candidate sets
+        (every,) = head.predict_by_feat(*outs, batch_img_metas=metas, rescale=False,
+                                        with_nms=False)
+        thr = float(every.cls_scores.median())
+        head.test_cfg['cls_score_thr'] = thr
+        (kept,) = head.predict_by_feat(*outs, batch_img_metas=metas, rescale=False,
+                                       with_nms=False)
+    expected = every[every.cls_scores >= thr]
+    assert 0 < len(kept) < len(every)
+
+    def rows(res):  # candidates in a canonical order (the heads' orders differ)
+        table = torch.cat([res.bboxes, res.labels[:, None].float(), res.scores[:, None],
+                           res.cls_scores[:, None], res.pred_ious[:, None]], 1)
+        return torch.tensor(sorted(table.tolist()))
+
+    assert torch.equal(rows(kept), rows(expected))
