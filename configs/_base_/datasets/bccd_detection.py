@@ -59,21 +59,9 @@ val_dataloader = dict(
         test_mode=True,
         pipeline=test_pipeline,
         backend_args=backend_args))
-test_dataloader = dict(
-    batch_size=8,
-    num_workers=1,
-    persistent_workers=True,
-    drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        metainfo=metainfo,
-        ann_file='coco/test.json',
-        data_prefix=dict(img='JPEGImages/'),
-        test_mode=True,
-        pipeline=test_pipeline,
-        backend_args=backend_args))
+# The test split, otherwise as val.
+test_dataloader = dict(val_dataloader,
+                       dataset=dict(val_dataloader['dataset'], ann_file='coco/test.json'))
 
 # COCO AP with AP80/AP90 and per-class AP (classwise).
 val_evaluator = dict(
