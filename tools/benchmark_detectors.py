@@ -17,6 +17,7 @@ each timed block ends with a device synchronization.
 """
 import argparse
 import json
+import math
 import os.path as osp
 import time
 
@@ -158,7 +159,10 @@ def main():
         print(f'| {row["name"]} | {inf * 1e3:.1f} | {inf / inf_ref:.3f}x | {train_cells} |')
     if args.json:
         with open(args.json, 'w') as f:
-            json.dump(table, f, indent=2, default=str)
+            # Strict JSON: a step that was not measured is null, not NaN.
+            rows = [{k: None if isinstance(v, float) and math.isnan(v) else v
+                     for k, v in row.items()} for row in table]
+            json.dump(rows, f, indent=2, default=str)
 
 
 if __name__ == '__main__':
