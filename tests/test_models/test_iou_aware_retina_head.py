@@ -180,3 +180,72 @@ def test_cls_score_threshold_keeps_exactly_the_candidates_above_it():
         return torch.tensor(sorted(table.tolist()))
 
     assert torch.equal(rows(kept), rows(expected))
+
+
+def _flat(levels, k):
+    return torch.cat([t.permute(0, 2, 3, 1).reshape(1, -1, k) for t in levels], 1)[0]
+
+
+def test_extra_iou_targets_are_best_overlaps_weighted_by_the_top_cls_score():
+    """The extra term, computed independently: every non-positive anchor's IoU logit
+    against the IoU of its decoded box with the best ground truth (torchvision's box_iou),
+    BCE weighted by its top sigmoid score ** gamma, times loss_weight, over the positives'
+    avg_factor."""
+    torch.manual_seed(0)
+    feats, metas = inputs(6)
+    g = gt([[10, 10, 60, 50], [40, 30, 120, 100]], [1, 2])
+    paper = MODELS.build(head_cfg())
+    extra = MODELS.build(head_cfg(extra_iou_targets=dict(gamma=2.0, loss_weight=0.5)))
+    extra.load_state_dict(paper.state_dict())
+    cls, reg, iou = paper(feats)
+    with torch.no_grad():
+        only_pos = paper.loss_by_feat(cls, reg, iou, [g], metas)['loss_iou']
+        with_extra = extra.loss_by_feat(cls, reg, iou, [g], metas)['loss_iou']
+        anchor_list, valid = paper.get_anchors([c.shape[-2:] for c in cls], metas,
+                                               device='cpu')
+        labels, _, _, _, avg_factor = paper.get_targets(anchor_list, valid, [g], metas)
+        non_pos = torch.cat(labels, 1)[0] == paper.num_classes
+        anchors = torch.cat(anchor_list[0])
+        boxes = paper.bbox_coder.decode(anchors, _flat(reg, 4))
+        target = box_iou(boxes, g.bboxes).amax(1)
+        weight = _flat(cls, 4).sigmoid().amax(1) ** 2.0
+        bce = torch.nn.functional.binary_cross_entropy_with_logits(
+            _flat(iou, 1)[:, 0], target, reduction='none')
+        expected = 0.5 * (bce * weight)[non_pos].sum() / avg_factor
+    assert non_pos.sum() > 100 and expected > 0
+    torch.testing.assert_close(with_extra - only_pos, expected, rtol=1e-4, atol=1e-6)
+
+
+def _samples(g, metas):
+    from mmdet.structures import DetDataSample
+    sample = DetDataSample(metainfo=metas[0])
+    sample.gt_instances = g
+    return [sample]
+
+
+def test_extra_terms_without_tower_grad_train_only_the_iou_conv():
+    """``tower_grad=False``: same loss values as with it, but the extra terms leave the
+    regression tower's gradient as the paper's positives-only loss makes it."""
+    torch.manual_seed(0)
+    feats, metas = inputs(7)
+    samples = _samples(gt([[10, 10, 60, 50], [40, 30, 120, 100]], [1, 2]), metas)
+    heads = {name: MODELS.build(head_cfg(**cfg)) for name, cfg in [
+        ('paper', {}), ('tower', dict(extra_iou_targets=dict(tower_grad=True))),
+        ('head_only', dict(extra_iou_targets=dict(tower_grad=False)))]}
+    state = heads['paper'].state_dict()
+    grads, losses = {}, {}
+    for name, head in heads.items():
+        head.load_state_dict(state)
+        losses[name] = head.loss(feats, samples)['loss_iou']
+        losses[name].backward()
+        grads[name] = {k: p.grad.clone() for k, p in head.named_parameters()
+                       if p.grad is not None}
+    torch.testing.assert_close(losses['head_only'], losses['tower'])
+    assert losses['tower'] > losses['paper']
+    tower = [k for k in grads['paper'] if k.startswith('reg_convs')]
+    assert tower
+    for k in tower:
+        torch.testing.assert_close(grads['head_only'][k], grads['paper'][k])
+    assert any(not torch.allclose(grads['tower'][k], grads['paper'][k]) for k in tower)
+    assert not torch.allclose(grads['head_only']['retina_iou.weight'],
+                              grads['paper']['retina_iou.weight'])

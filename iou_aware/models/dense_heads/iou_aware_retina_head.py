@@ -1,7 +1,8 @@
 """IoU-aware RetinaNet head (Wu, Li, Wang 2019, arXiv:1912.05992) for MMDetection 3.x."""
 import torch
 from mmdet.models.dense_heads import RetinaHead
-from mmdet.models.utils import filter_scores_and_topk, images_to_levels, multi_apply
+from mmdet.models.utils import (filter_scores_and_topk, images_to_levels, multi_apply,
+                                unpack_gt_instances)
 from mmdet.registry import MODELS
 from mmdet.structures.bbox import bbox_overlaps, cat_boxes, get_box_tensor
 from mmengine.structures import InstanceData
@@ -34,7 +35,12 @@ class IoUAwareRetinaHead(RetinaHead):
     - weighted by the anchor's detached top classification score ``** gamma``, times
       ``loss_weight``, and normalized like the positives' loss: the anchors that become
       detections dominate, the thousands of low-score background anchors barely count
-      (VFNet weights its negatives the same way).
+      (VFNet weights its negatives the same way);
+    - ``tower_grad=False`` stops these extra terms' gradient at the IoU conv: they train
+      only the branch's own 3x3 conv, and the regression tower (shared with the box
+      regressor) is trained by the positives as in the paper. With ``tower_grad=True``
+      (the first setting measured) the extra terms also reach the tower, which the shapes
+      runs showed to cost box regression (docs/localization.md).
 
     ``extra_iou_targets=None`` is the paper's positives-only setting.
 
@@ -71,8 +77,8 @@ class IoUAwareRetinaHead(RetinaHead):
         self.loss_iou = MODELS.build(loss_iou)
         self.detach_iou_target = detach_iou_target
         if extra_iou_targets is not None:
-            extra_iou_targets = dict(dict(target_class='any', gamma=1.0, loss_weight=1.0),
-                                     **extra_iou_targets)
+            extra_iou_targets = dict(dict(target_class='any', gamma=1.0, loss_weight=1.0,
+                                          tower_grad=True), **extra_iou_targets)
             if extra_iou_targets['target_class'] not in EXTRA_TARGET_CLASSES:
                 raise ValueError('IoUAwareRetinaHead: extra_iou_targets.target_class must be '
                                  f'one of {EXTRA_TARGET_CLASSES}, got '
@@ -86,17 +92,38 @@ class IoUAwareRetinaHead(RetinaHead):
         self.retina_iou = nn.Conv2d(in_channels, self.num_base_priors * self.iou_channels, 3,
                                     padding=1)
 
-    def forward_single(self, x):
+    def _towers(self, x):
         cls_feat, reg_feat = x, x
         for conv in self.cls_convs:
             cls_feat = conv(cls_feat)
         for conv in self.reg_convs:
             reg_feat = conv(reg_feat)
+        return cls_feat, reg_feat
+
+    def forward_single(self, x):
+        cls_feat, reg_feat = self._towers(x)
         return self.retina_cls(cls_feat), self.retina_reg(reg_feat), self.retina_iou(reg_feat)
 
     # ------------------------------------------------------------------ training
+    def loss(self, x, batch_data_samples):
+        """As BaseDenseHead.loss; with ``extra_iou_targets.tower_grad=False`` the IoU conv
+        is also applied to the detached tower features, for the extra terms."""
+        extra = self.extra_iou_targets
+        if extra is None or extra['tower_grad']:
+            return super().loss(x, batch_data_samples)
+        cls_scores, bbox_preds, iou_preds, head_only_iou_preds = multi_apply(
+            self._forward_single_with_head_only_iou, x)
+        gt, gt_ignore, metas = unpack_gt_instances(batch_data_samples)
+        return self.loss_by_feat(cls_scores, bbox_preds, iou_preds, gt, metas, gt_ignore,
+                                 extra_iou_preds=head_only_iou_preds)
+
+    def _forward_single_with_head_only_iou(self, x):
+        cls_feat, reg_feat = self._towers(x)
+        return (self.retina_cls(cls_feat), self.retina_reg(reg_feat),
+                self.retina_iou(reg_feat), self.retina_iou(reg_feat.detach()))
+
     def loss_by_feat(self, cls_scores, bbox_preds, iou_preds, batch_gt_instances,
-                     batch_img_metas, batch_gt_instances_ignore=None):
+                     batch_img_metas, batch_gt_instances_ignore=None, extra_iou_preds=None):
         featmap_sizes = [featmap.size()[-2:] for featmap in cls_scores]
         anchor_list, valid_flag_list = self.get_anchors(
             featmap_sizes, batch_img_metas, device=cls_scores[0].device)
@@ -114,11 +141,13 @@ class IoUAwareRetinaHead(RetinaHead):
             _per_image(cls_scores, self.cls_out_channels),
             _per_image(bbox_preds, self.bbox_coder.encode_size), _per_image(iou_preds, self.iou_channels),
             torch.stack([get_box_tensor(a) for a in anchors]), torch.cat(labels_list, dim=1),
-            torch.cat(bbox_targets_list, dim=1), batch_gt_instances, avg_factor)
+            torch.cat(bbox_targets_list, dim=1), batch_gt_instances, avg_factor,
+            extra_iou_preds=None if extra_iou_preds is None else _per_image(
+                extra_iou_preds, self.iou_channels))
         return dict(loss_cls=losses_cls, loss_bbox=losses_bbox, loss_iou=loss_iou)
 
     def loss_iou_by_feat(self, cls_scores, bbox_preds, iou_preds, anchors, labels,
-                         bbox_targets, batch_gt_instances, avg_factor):
+                         bbox_targets, batch_gt_instances, avg_factor, extra_iou_preds=None):
         """BCE of the IoU branch over the batch; every tensor is per image, all levels:
         ``cls_scores`` [B, N, C], ``bbox_preds`` [B, N, 4], ``iou_preds`` [B, N, C or 1]
         (logits), ``anchors`` [B, N, 4], ``labels`` [B, N], ``bbox_targets`` [B, N, 4]."""
@@ -132,8 +161,10 @@ class IoUAwareRetinaHead(RetinaHead):
             logits = iou_preds[pos].gather(1, channel[:, None])[:, 0]
             loss = loss + self.loss_iou(logits, target, avg_factor=avg_factor)
         if self.extra_iou_targets is not None:
-            loss = loss + self._extra_iou_loss(cls_scores, bbox_preds, iou_preds, anchors,
-                                               pos, labels, batch_gt_instances, avg_factor)
+            extra_iou_preds = iou_preds if extra_iou_preds is None else extra_iou_preds
+            loss = loss + self._extra_iou_loss(cls_scores, bbox_preds, extra_iou_preds,
+                                               anchors, pos, labels, batch_gt_instances,
+                                               avg_factor)
         return loss
 
     def _extra_iou_loss(self, cls_scores, bbox_preds, iou_preds, anchors, pos, labels,
