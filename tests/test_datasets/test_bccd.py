@@ -91,6 +91,7 @@ def test_one_training_step_on_the_flawed_bccd_image(config):
     assert log_vars['loss'] > 0 and all(math.isfinite(float(v.detach())) for v in log_vars.values())
 
 
+@pytest.mark.slow  # the tool in a subprocess
 def test_browse_dataset_reports_the_flaw_and_draws(tmp_path):
     import subprocess
     import sys

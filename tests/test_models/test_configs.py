@@ -37,7 +37,11 @@ def test_configs_are_found():
             'retinanet_r50_fpn_1x_coco.py', 'faster-rcnn_r50_fpn_1x_coco.py'} <= names
 
 
-@pytest.mark.parametrize('path', CONFIGS, ids=lambda p: osp.relpath(p, ROOT))
+# The R50 COCO models take 5-15 s a step on CPU: `slow`, so the quick mode keeps to the
+# tiny ones (CI runs all).
+@pytest.mark.parametrize('path', [
+    pytest.param(p, marks=pytest.mark.slow) if p.endswith('_coco.py') else p for p in CONFIGS],
+    ids=lambda p: osp.relpath(p, ROOT))
 def test_config_trains_one_step_and_predicts(path):
     torch.manual_seed(0)
     model, cfg = build_model(path)
@@ -62,6 +66,7 @@ def test_config_trains_one_step_and_predicts(path):
         assert inst.bboxes.shape[1] == 4 and len(inst.scores) == len(inst.labels) == len(inst.bboxes)
 
 
+@pytest.mark.slow  # a fresh interpreter importing mmdet: 15 s
 def test_custom_imports_alone_registers_the_package(tmp_path):
     # A fresh interpreter that never imports iou_aware itself: the config's custom_imports
     # must register our components.

@@ -102,6 +102,7 @@ def test_run_reports_a_table_and_fails_on_any_failed_step(monkeypatch, capsys, f
         assert 'FAILED' not in table and '20 passed' in table and '0 errors' in table
 
 
+@pytest.mark.slow  # builds and runs the kernels' smoke script in a subprocess
 def test_kernel_smoke_script_runs_on_the_cpu():
     # The script compute-sanitizer runs on the GPU; on the CPU it checks its own logic.
     from iou_aware.ops import has_extension

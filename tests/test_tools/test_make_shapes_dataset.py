@@ -259,6 +259,7 @@ def test_cli_overwrites_only_with_force(tmp_path, capsys):
     assert (out / 'notes.txt').read_text() == 'not ours'
 
 
+@pytest.mark.slow  # a subprocess generating images
 def test_cli_runs_as_a_script(tmp_path):
     # A fresh process with another str-hash salt must write the very same bytes as this one.
     out = tmp_path / 'out'
