@@ -56,7 +56,7 @@ def write_coco(path, anns):
     return str(path)
 
 
-def test_checked_coco_dataset_drops_clips_and_warns_once(tmp_path, capsys):
+def test_checked_coco_dataset_drops_clips_and_warns_once(tmp_path, mm_log_lines):
     from iou_aware.datasets.checked_coco import CheckedCocoDataset
     ann_file = write_coco(tmp_path / 'ann.json', [[10, 10, 20, 20], [30, 30, 0, 0],
                                                    [40, 40, -5, 10], [90, 70, 20, 20],
@@ -66,7 +66,7 @@ def test_checked_coco_dataset_drops_clips_and_warns_once(tmp_path, capsys):
                             filter_cfg=None, test_mode=True)
     boxes = [inst['bbox'] for inst in ds.get_data_info(0)['instances']]
     assert boxes == [[10, 10, 30, 30], [90.0, 70.0, 100.0, 80.0]]
-    lines = [line for line in capsys.readouterr().out.splitlines() if 'dropped' in line]
+    lines = [line for line in mm_log_lines if 'dropped' in line]
     assert len(lines) == 1
     assert f'{ann_file}: dropped 3 and clipped 1' in lines[0]
     assert '1 zero-size (id 2 in 1.png)' in lines[0] and '1 reversed (id 3 in 1.png)' in lines[0]

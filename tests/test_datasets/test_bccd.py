@@ -1,6 +1,5 @@
 """The BCCD benchmark's real annotations: what loads, what is dropped, and one training step."""
 import json
-import logging
 import math
 import os.path as osp
 
@@ -33,27 +32,9 @@ def test_committed_coco_files_are_the_conversion_of_the_xml():
             assert json.load(f) == voc_to_coco(BCCD, split, CLASSES), split
 
 
-class _Lines(logging.Handler):
-    def __init__(self):
-        super().__init__(level=logging.WARNING)
-        self.lines = []
-
-    def emit(self, record):
-        self.lines.extend(record.getMessage().splitlines())
-
-
-def test_real_annotations_load_with_the_two_zero_size_boxes_dropped():
-    from mmengine.logging import MMLogger
-    # The warning goes to mmengine's current logger, whose stream handler was bound to
-    # whatever sys.stdout was when an earlier test created it: listen on the logger itself.
-    logger = MMLogger.get_current_instance()
-    lines = _Lines()
-    logger.addHandler(lines)
+def test_real_annotations_load_with_the_two_zero_size_boxes_dropped(mm_log_lines):
     counts, images = dict.fromkeys(CLASSES, 0), {}
-    try:
-        datasets = {split: build_split(split) for split in ('train', 'val', 'test')}
-    finally:
-        logger.removeHandler(lines)
+    datasets = {split: build_split(split) for split in ('train', 'val', 'test')}
     for split, ds in datasets.items():
         images[split] = len(ds)
         for i in range(len(ds)):
@@ -65,7 +46,7 @@ def test_real_annotations_load_with_the_two_zero_size_boxes_dropped():
     # zero-size RBC boxes; its documented splits.
     assert counts == {'RBC': 4153, 'WBC': 372, 'Platelets': 361}
     assert images == {'train': 205, 'val': 87, 'test': 72}
-    warnings = [line for line in lines.lines if 'dropped' in line]
+    warnings = [line for line in mm_log_lines if 'dropped' in line]
     assert len(warnings) == 2
     assert 'train.json: dropped 1 and clipped 0' in warnings[0]
     assert '1 zero-size (id 4004 in BloodImage_00343.jpg)' in warnings[0]
