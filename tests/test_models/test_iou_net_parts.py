@@ -121,3 +121,74 @@ def test_iou_head_loss_is_bce_on_the_logit_of_each_box_class():
     torch.testing.assert_close(loss, expected)
     empty = head.loss(logits[:0], labels[:0], targets[:0])['loss_iou']
     assert empty.item() == 0
+
+
+def _box_head_outputs(num_rois=80, num_classes=4, seed=0):
+    from mmdet.registry import MODELS
+    g = torch.Generator().manual_seed(seed)
+    head = MODELS.build(dict(
+        type='Shared2FCBBoxHead', in_channels=8, fc_out_channels=16, roi_feat_size=7,
+        num_classes=num_classes, reg_class_agnostic=False,
+        bbox_coder=dict(type='DeltaXYWHBBoxCoder', target_means=[0.] * 4,
+                        target_stds=[0.1, 0.1, 0.2, 0.2])))
+    xy = torch.rand(num_rois, 2, generator=g) * 90
+    wh = 8 + torch.rand(num_rois, 2, generator=g) * 50
+    img = (torch.arange(num_rois) % 2).float()[:, None]
+    rois = torch.cat([img, xy, xy + wh], 1)
+    results = dict(rois=rois, cls_score=torch.randn(num_rois, num_classes + 1, generator=g) * 2,
+                   bbox_pred=0.3 * torch.randn(num_rois, num_classes * 4, generator=g))
+    return head, results
+
+
+def _samples_with(gts):
+    from mmdet.structures import DetDataSample
+    from mmengine.structures import InstanceData
+    samples = []
+    for boxes, labels in gts:
+        s = DetDataSample(metainfo=dict(img_shape=(100, 120)))
+        s.gt_instances = InstanceData(bboxes=torch.tensor(boxes, dtype=torch.float32),
+                                      labels=torch.tensor(labels))
+        samples.append(s)
+    return samples
+
+
+def test_own_boxes_are_the_test_time_candidates_with_same_class_iou_targets():
+    """Every (RoI, class) scoring >= score_thr becomes its class's decoded box, clipped to
+    the image; its target is the IoU with the best ground truth of that class (torchvision's
+    box_iou), 0 where the image has none of that class."""
+    from iou_aware.models.roi_heads.own_boxes import own_iou_training_boxes
+    head, res = _box_head_outputs()
+    samples = _samples_with([([[10, 10, 60, 50], [50, 40, 110, 95]], [1, 2]),
+                             ([[0, 0, 40, 40]], [0])])
+    boxes, labels, targets, imgs = own_iou_training_boxes(head, res, samples, num_per_img=10**6,
+                                                          score_thr=0.1)
+    probs = F.softmax(res['cls_score'], -1)[:, :4]
+    expected = []
+    for r in range(len(res['rois'])):
+        for c in range(4):
+            if probs[r, c] < 0.1:
+                continue
+            i = int(res['rois'][r, 0])
+            box = head.bbox_coder.decode(res['rois'][r:r + 1, 1:],
+                                         res['bbox_pred'][r:r + 1, 4 * c:4 * c + 4])[0]
+            box = torch.stack([box[0].clamp(0, 120), box[1].clamp(0, 100),
+                               box[2].clamp(0, 120), box[3].clamp(0, 100)])
+            gt = samples[i].gt_instances
+            same = gt.bboxes[gt.labels == c]
+            target = box_iou(box[None], same).max() if len(same) else torch.tensor(0.)
+            expected.append((i, c, *box.tolist(), float(target)))
+    got = [(int(i), int(c), *b.tolist(), float(t))
+           for i, c, b, t in zip(imgs, labels, boxes, targets)]
+    assert len(got) == len(expected) > 20
+    assert any(t == 0 for *_, t in expected) and any(t > 0.2 for *_, t in expected)
+    for a, b in zip(sorted(got), sorted(expected)):
+        assert a[:2] == b[:2]
+        torch.testing.assert_close(torch.tensor(a[2:]), torch.tensor(b[2:]), atol=1e-4, rtol=0)
+
+
+def test_own_boxes_are_capped_per_image():
+    from iou_aware.models.roi_heads.own_boxes import own_iou_training_boxes
+    head, res = _box_head_outputs()
+    samples = _samples_with([([[10, 10, 60, 50]], [1]), ([[0, 0, 40, 40]], [0])])
+    _, _, _, imgs = own_iou_training_boxes(head, res, samples, num_per_img=5, score_thr=0.0)
+    assert torch.bincount(imgs).tolist() == [5, 5]
