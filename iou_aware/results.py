@@ -195,11 +195,12 @@ def column_kind(column):
     raise ResultsError(f'unknown column {column!r}; known: {", ".join(COLUMNS)} and AP_<class>')
 
 
-def markdown_table(rows, columns, first='run', spread=True):
+def markdown_table(rows, columns, first='run', spread=True, headers=None):
     """The one Markdown table builder. ``rows``: list of (name, row), where a row maps
-    columns to a value or to an :func:`aggregate` tuple."""
+    columns to a value or to an :func:`aggregate` tuple; ``headers`` renames columns."""
     kinds = [column_kind(c) for c in columns]
-    lines = [f'| {first} | ' + ' | '.join(h for h, _ in kinds) + ' |',
+    names = [(headers or {}).get(c, h) for c, (h, _) in zip(columns, kinds)]
+    lines = [f'| {first} | ' + ' | '.join(names) + ' |',
              '|---|' + '---:|' * len(columns)]
     for name, row in rows:
         lines.append(f'| {name} | ' + ' | '.join(cell(row.get(c), k, spread)

@@ -53,15 +53,10 @@ def main():
     ensure_dataset(args.data)
     from iou_aware.utils.run_logs import markdown_table, read_correlations, read_run_summary
 
-    data_root = args.data.rstrip('/') + '/'
-    data_opts = [f'train_dataloader.dataset.data_root={data_root}',
-                 f'val_dataloader.dataset.data_root={data_root}',
-                 f'test_dataloader.dataset.data_root={data_root}',
-                 f'val_evaluator.ann_file={data_root}annotations/val.json',
-                 f'test_evaluator.ann_file={data_root}annotations/val.json']
     if args.epochs < 0:
         sys.exit(f'[demo] --epochs must be >= 0, got {args.epochs}')
-    from iou_aware.utils.cli import load_config
+    from iou_aware.utils.cli import load_config, shapes_data_options
+    data_opts = shapes_data_options(args.data)
     from iou_aware.utils.schedule import epoch_schedule_options
     rows = {}
     for cfg in args.configs:

@@ -105,15 +105,10 @@ def main(argv=None):
     if not osp.isfile(osp.join(data, 'annotations', 'val.json')):
         timings['dataset'] = step('dataset', [sys.executable, 'tools/make_shapes_dataset.py',
                                               '--out-dir', data, *data_args], log_dir)
-    root = data.rstrip('/') + '/'
-    data_opts = [f'train_dataloader.dataset.data_root={root}',
-                 f'val_dataloader.dataset.data_root={root}',
-                 f'test_dataloader.dataset.data_root={root}',
-                 f'val_evaluator.ann_file={root}annotations/val.json',
-                 f'test_evaluator.ann_file={root}annotations/val.json']
     sys.path.insert(0, ROOT)
-    from iou_aware.utils.cli import load_config
+    from iou_aware.utils.cli import load_config, shapes_data_options
     from iou_aware.utils.schedule import epoch_schedule_options
+    data_opts = shapes_data_options(data)
     rows, ckpts = {}, {}
     for name, config in MODELS.items():
         schedule = epoch_schedule_options(load_config(osp.join(ROOT, config)), epochs)

@@ -9,6 +9,17 @@ from mmengine.config import Config, DictAction
 from .dataset_checks import DatasetError, check_dataset_files
 
 
+def shapes_data_options(root):
+    """``--cfg-options`` items that point a shapes config's loaders and evaluators at the
+    dataset in ``root`` (tests and evaluation on its val split)."""
+    root = root.rstrip('/') + '/'
+    return [f'train_dataloader.dataset.data_root={root}',
+            f'val_dataloader.dataset.data_root={root}',
+            f'test_dataloader.dataset.data_root={root}',
+            f'val_evaluator.ann_file={root}annotations/val.json',
+            f'test_evaluator.ann_file={root}annotations/val.json']
+
+
 def fail(message):
     """Exit with one clear line on stderr (no traceback)."""
     print(f'error: {message}', file=sys.stderr)

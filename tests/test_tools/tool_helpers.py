@@ -20,11 +20,8 @@ def make_tiny_shapes(out):
 
 
 def data_options(root):
-    root = root.rstrip('/') + '/'
-    return [f'train_dataloader.dataset.data_root={root}', f'val_dataloader.dataset.data_root={root}',
-            f'test_dataloader.dataset.data_root={root}',
-            f'val_evaluator.ann_file={root}annotations/val.json',
-            f'test_evaluator.ann_file={root}annotations/val.json']
+    from iou_aware.utils.cli import shapes_data_options
+    return shapes_data_options(root)
 
 
 def run_tool(tool, *args, **kwargs):

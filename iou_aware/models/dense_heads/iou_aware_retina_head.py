@@ -221,11 +221,7 @@ class IoUAwareRetinaHead(RetinaHead):
         """
         cfg = self.test_cfg if cfg is None else cfg
         alpha = cfg.get('alpha', 0.5)
-        # mmdet's filter_scores_and_topk slices [:min(topk, n)], so its "no limit" of -1
-        # silently drops each level's last candidate: take no top-k as every candidate.
         nms_pre = cfg.get('nms_pre', -1)
-        if nms_pre is None or nms_pre <= 0:
-            nms_pre = None
         score_thr = cfg.get('score_thr', 0)
         cls_thr = cfg.get('cls_score_thr', 0)
         mlvl = dict(bbox_pred=[], priors=[], scores=[], labels=[], cls_scores=[], pred_ious=[])
@@ -238,8 +234,11 @@ class IoUAwareRetinaHead(RetinaHead):
             fused = fuse_scores(cls, iou, alpha)  # [N, C] with [N, C] or [N, 1] IoUs
             if cls_thr > 0:  # fewer candidates for NMS: the fused score alone passes often
                 fused = fused.masked_fill(cls < cls_thr, 0)
+            # mmdet's filter_scores_and_topk slices [:min(topk, n)], so its "no limit" of
+            # -1 would silently drop each level's last candidate: no limit is every one.
+            topk = nms_pre if nms_pre and nms_pre > 0 else fused.numel()
             scores, labels, keep, kept = filter_scores_and_topk(
-                fused, score_thr, fused.numel() if nms_pre is None else nms_pre, dict(bbox_pred=bbox_pred, priors=priors, iou=iou))
+                fused, score_thr, topk, dict(bbox_pred=bbox_pred, priors=priors, iou=iou))
             mlvl['bbox_pred'].append(kept['bbox_pred'])
             mlvl['priors'].append(kept['priors'])
             mlvl['scores'].append(scores)
