@@ -149,6 +149,11 @@ def load_benchmark(root, benchmark):
     return runs
 
 
+def seeds_label(name, n):
+    """A table row's name with its number of seeds: 'RetinaNet (3 seeds)'."""
+    return f'{name} ({n} seed{"s" if n != 1 else ""})'
+
+
 def aggregate(rows):
     """{column: (mean, sample sd or nan, n)} over seeds' rows; NaN/None values are left
     out (e.g. r pred IoU of a model without an IoU branch)."""

@@ -31,7 +31,7 @@ def main(argv=None):
         for name, path in zip(names, args.paths):
             found = results.load_rows(path)
             if len(found) > 1:
-                name = f'{name} ({len(found)} seeds)'
+                name = results.seeds_label(name, len(found))
             rows.append((name, results.aggregate(list(found.values()))))
         print(results.markdown_table(rows, args.columns))
     except results.ResultsError as exc:

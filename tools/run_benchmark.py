@@ -158,7 +158,7 @@ def main(argv=None):
     columns = args.columns or spec.get('columns', DEFAULT_COLUMNS)
     for folder in spec['splits']:
         found = results.load_benchmark(args.results_dir, folder)
-        rows = [(f'{n} ({len(found[n])} seeds)', results.aggregate(list(found[n].values())))
+        rows = [(results.seeds_label(n, len(found[n])), results.aggregate(list(found[n].values())))
                 for n in names if n in found]
         print(f'\n{spec["name"]}: {folder} (mean ± sd over seeds; AP in %)\n'
               + results.markdown_table(rows, columns))

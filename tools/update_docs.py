@@ -47,8 +47,7 @@ def render(spec, root):
     out = []
     for run, label in rows:
         seeds = results.load_rows(osp.join(root, benchmark, run))
-        n = len(seeds)
-        out.append((f'{label} ({n} seed{"s" if n > 1 else ""})',
+        out.append((results.seeds_label(label, len(seeds)),
                     results.aggregate(list(seeds.values()))))
     return results.markdown_table(out, columns, first='model') + '\n'
 

@@ -67,3 +67,9 @@ def test_epoch_schedule_options_find_the_epoch_schedulers():
     assert epoch_schedule_options(cfg, 6) == [
         'train_cfg.max_epochs=6', 'train_cfg.val_interval=6', 'param_scheduler.1.end=6',
         'param_scheduler.2.end=6', 'param_scheduler.2.T_max=6']
+
+
+def test_row_labels_count_seeds_in_singular_and_plural():
+    # One helper names rows for run_benchmark, compare_runs and the README/docs generator.
+    assert results.seeds_label('RetinaNet', 1) == 'RetinaNet (1 seed)'
+    assert results.seeds_label('RetinaNet', 3) == 'RetinaNet (3 seeds)'
