@@ -249,3 +249,61 @@ def test_extra_terms_without_tower_grad_train_only_the_iou_conv():
     assert any(not torch.allclose(grads['tower'][k], grads['paper'][k]) for k in tower)
     assert not torch.allclose(grads['head_only']['retina_iou.weight'],
                               grads['paper']['retina_iou.weight'])
+
+
+@pytest.mark.parametrize('variant', [
+    dict(),
+    dict(class_aware_iou=True, extra_iou_targets=dict(gamma=1.0), iou_convs=2),
+    dict(extra_iou_targets=dict(target_class='any'), iou_convs=1)])
+def test_decoupled_iou_leaves_the_detector_training_as_retinanet(variant):
+    """``decoupled_iou=True``: the gradient reaching the towers, the cls/box convs and the
+    input features is exactly mmdet's RetinaHead's (same weights, same inputs); only the
+    IoU branch's own layers learn from loss_iou."""
+    torch.manual_seed(0)
+    feats, metas = inputs(3)
+    samples = _samples(gt([[10, 10, 60, 50], [40, 30, 120, 100]], [1, 2]), metas)
+    ours = MODELS.build(head_cfg(decoupled_iou=True, **variant))
+    cfg = head_cfg()
+    cfg['type'] = 'RetinaHead'
+    reference = MODELS.build(cfg)
+    missing, unexpected = reference.load_state_dict(ours.state_dict(), strict=False)
+    assert not missing and all(k.startswith(('retina_iou', 'iou_convs')) for k in unexpected)
+    grads = {}
+    for name, head in (('ours', ours), ('reference', reference)):
+        x = [f.clone().requires_grad_() for f in feats]
+        losses = head.loss(x, samples)
+        if name == 'ours':
+            assert losses['loss_iou'] > 0
+        sum(total(v) for v in losses.values()).backward()
+        grads[name] = {k: p.grad for k, p in head.named_parameters() if p.grad is not None}
+        grads[name]['input'] = torch.cat([f.grad.flatten() for f in x])
+    shared = [k for k in grads['reference']]
+    assert any(k.startswith('reg_convs') for k in shared)
+    for k in shared:
+        torch.testing.assert_close(grads['ours'][k], grads['reference'][k])
+    own = [k for k in grads['ours'] if k.startswith(('retina_iou', 'iou_convs'))]
+    assert len(own) == 2 + 2 * variant.get('iou_convs', 0)  # weight, bias (no norm here)
+    assert all(grads['ours'][k].abs().sum() > 0 for k in own)
+
+
+def test_decoupled_iou_changes_the_paper_heads_tower_gradient():
+    """The test above can fail: the paper's coupled branch sends loss_iou into the tower."""
+    torch.manual_seed(0)
+    feats, metas = inputs(3)
+    samples = _samples(gt([[10, 10, 60, 50]], [1]), metas)
+    paper = MODELS.build(head_cfg())
+    cfg = head_cfg()
+    cfg['type'] = 'RetinaHead'
+    reference = MODELS.build(cfg)
+    reference.load_state_dict(paper.state_dict(), strict=False)
+    grads = []
+    for head in (paper, reference):
+        sum(total(v) for v in head.loss(feats, samples).values()).backward()
+        grads.append(head.reg_convs[0].conv.weight.grad.clone())
+    assert not torch.allclose(*grads)
+
+
+@pytest.mark.parametrize('bad', [-1, 1.5, True, '2'])
+def test_iou_convs_must_be_a_count(bad):
+    with pytest.raises(ValueError, match='iou_convs must be an int >= 0'):
+        MODELS.build(head_cfg(iou_convs=bad))

@@ -1,5 +1,6 @@
 """IoU-aware RetinaNet head (Wu, Li, Wang 2019, arXiv:1912.05992) for MMDetection 3.x."""
 import torch
+from mmcv.cnn import ConvModule
 from mmdet.models.dense_heads import RetinaHead
 from mmdet.models.utils import (filter_scores_and_topk, images_to_levels, multi_apply,
                                 unpack_gt_instances)
@@ -51,6 +52,17 @@ class IoUAwareRetinaHead(RetinaHead):
     output; with ``extra_iou_targets`` every other (anchor, class) trains its own output,
     target IoU with the best ground truth of that class, weighted by that class's score.
 
+    ``decoupled_iou=True`` makes the branch a pure estimator: it reads the regression
+    tower's features detached and its targets are detached, so the IoU loss trains only
+    the branch's own layers and the detector's classification and box training are
+    exactly RetinaNet's. The shapes runs showed that every way we trained the branch beyond
+    the positives through the shared tower cost the detector AP even when its ranking
+    ignored the IoU (docs/localization.md); decoupling is the way out that keeps the
+    extra targets. The paper's coupling (its gradient through the target into the boxes) is
+    given up. ``iou_convs`` adds that many 3x3 conv layers (norm and ReLU as the towers')
+    in front of the branch's output conv: a decoupled branch cannot shape the tower's
+    features for itself, so it needs some depth of its own.
+
     Inference: the detection score is ``cls ** alpha * iou ** (1 - alpha)`` (paper Eq. 7,
     ``test_cfg.alpha``, default 0.5), used for the pre-NMS top-k, the score threshold and
     NMS. ``test_cfg.cls_score_thr`` (optional) first drops anchors whose classification
@@ -66,16 +78,23 @@ class IoUAwareRetinaHead(RetinaHead):
             loss_weight=1.0)`` to train the IoU branch beyond the positives (see above;
             ``target_class`` is unused with ``class_aware_iou``).
         class_aware_iou (bool): one IoU output per class (see above).
+        decoupled_iou (bool): the IoU loss reaches neither the towers nor the boxes.
+        iou_convs (int): 3x3 conv layers of the branch's own before its output conv.
     """
 
     def __init__(self, *args,
                  loss_iou=dict(type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.0),
                  detach_iou_target=False, extra_iou_targets=None, class_aware_iou=False,
-                 **kwargs):
+                 decoupled_iou=False, iou_convs=0, **kwargs):
+        if not isinstance(iou_convs, int) or isinstance(iou_convs, bool) or iou_convs < 0:
+            raise ValueError('IoUAwareRetinaHead: iou_convs must be an int >= 0, got '
+                             f'{iou_convs!r}')
         self.class_aware_iou = class_aware_iou  # read by _init_layers
+        self.num_iou_convs = iou_convs  # read by _init_layers
+        self.decoupled_iou = decoupled_iou
         super().__init__(*args, **kwargs)
         self.loss_iou = MODELS.build(loss_iou)
-        self.detach_iou_target = detach_iou_target
+        self.detach_iou_target = detach_iou_target or decoupled_iou
         if extra_iou_targets is not None:
             extra_iou_targets = dict(dict(target_class='any', gamma=1.0, loss_weight=1.0,
                                           tower_grad=True), **extra_iou_targets)
@@ -89,6 +108,9 @@ class IoUAwareRetinaHead(RetinaHead):
         super()._init_layers()
         in_channels = self.feat_channels if self.stacked_convs > 0 else self.in_channels
         self.iou_channels = self.cls_out_channels if self.class_aware_iou else 1
+        self.iou_convs = nn.Sequential(*[
+            ConvModule(in_channels, in_channels, 3, padding=1, conv_cfg=self.conv_cfg,
+                       norm_cfg=self.norm_cfg) for _ in range(self.num_iou_convs)])
         self.retina_iou = nn.Conv2d(in_channels, self.num_base_priors * self.iou_channels, 3,
                                     padding=1)
 
@@ -100,16 +122,21 @@ class IoUAwareRetinaHead(RetinaHead):
             reg_feat = conv(reg_feat)
         return cls_feat, reg_feat
 
+    def _iou_logits(self, reg_feat):
+        if self.decoupled_iou:
+            reg_feat = reg_feat.detach()
+        return self.retina_iou(self.iou_convs(reg_feat))
+
     def forward_single(self, x):
         cls_feat, reg_feat = self._towers(x)
-        return self.retina_cls(cls_feat), self.retina_reg(reg_feat), self.retina_iou(reg_feat)
+        return self.retina_cls(cls_feat), self.retina_reg(reg_feat), self._iou_logits(reg_feat)
 
     # ------------------------------------------------------------------ training
     def loss(self, x, batch_data_samples):
         """As BaseDenseHead.loss; with ``extra_iou_targets.tower_grad=False`` the IoU conv
         is also applied to the detached tower features, for the extra terms."""
         extra = self.extra_iou_targets
-        if extra is None or extra['tower_grad']:
+        if extra is None or extra['tower_grad'] or self.decoupled_iou:
             return super().loss(x, batch_data_samples)
         cls_scores, bbox_preds, iou_preds, head_only_iou_preds = multi_apply(
             self._forward_single_with_head_only_iou, x)
@@ -120,7 +147,7 @@ class IoUAwareRetinaHead(RetinaHead):
     def _forward_single_with_head_only_iou(self, x):
         cls_feat, reg_feat = self._towers(x)
         return (self.retina_cls(cls_feat), self.retina_reg(reg_feat),
-                self.retina_iou(reg_feat), self.retina_iou(reg_feat.detach()))
+                self._iou_logits(reg_feat), self._iou_logits(reg_feat.detach()))
 
     def loss_by_feat(self, cls_scores, bbox_preds, iou_preds, batch_gt_instances,
                      batch_img_metas, batch_gt_instances_ignore=None, extra_iou_preds=None):
