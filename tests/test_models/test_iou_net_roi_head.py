@@ -189,3 +189,24 @@ def test_refinement_limited_to_the_top_k_leaves_the_rest_alone(iou_net):
         torch.testing.assert_close(t.pred_ious[:4], f.pred_ious[:4])
         # ...and the others keep their unrefined boxes and predicted IoUs.
         assert torch.equal(t.bboxes[4:], b.bboxes[4:]) and torch.equal(t.pred_ious[4:], b.pred_ious[4:])
+
+
+def test_own_boxes_train_the_iou_head_in_a_real_loss_step():
+    """``iou_sampler.own_boxes`` through the detector's own loss (mmdet's bbox_loss output
+    feeds the sampler): the IoU loss changes, stays finite and differentiable. The unit
+    tests of ``own_iou_training_boxes`` build its inputs by hand; this is the wiring."""
+    plain = build(IOU_NET)
+    cfg = Config.fromfile(IOU_NET)
+    cfg.model.train_cfg.rcnn.iou_sampler.own_boxes = dict(num_per_img=64, score_thr=0.0)
+    torch.manual_seed(0)
+    own = MODELS.build(cfg.model)
+    own.load_state_dict(plain.state_dict())
+    outs = {}
+    for name, model in (('plain', plain), ('own', own)):
+        torch.manual_seed(1)
+        outs[name] = losses(model, [3, 2])
+    assert torch.isfinite(outs['own']['loss_iou'])
+    assert not torch.allclose(outs['own']['loss_iou'], outs['plain']['loss_iou'])
+    own.zero_grad()
+    outs['own']['loss_iou'].backward()
+    assert own.roi_head.iou_head.fc_iou.weight.grad.abs().sum() > 0

@@ -110,6 +110,9 @@ class IoUNetRoIHead(StandardRoIHead):
                 assign_result, rpn_results, batch_gt_instances[i],
                 feats=[lvl_feat[i][None] for lvl_feat in x]))
         bbox_results = self.bbox_loss(x, sampling_results)
+        # mmdet's bbox_loss does not return the RoIs its outputs belong to; the own-box
+        # sampler needs them: the same bbox2roi call as inside bbox_loss.
+        bbox_results.setdefault('rois', bbox2roi([res.priors for res in sampling_results]))
         losses = dict(bbox_results['loss_bbox'])
         if self.with_mask:
             mask_results = self.mask_loss(x, sampling_results, bbox_results['bbox_feats'],
