@@ -251,6 +251,11 @@ def test_extra_terms_without_tower_grad_train_only_the_iou_conv():
                               grads['paper']['retina_iou.weight'])
 
 
+def retina_head_twin():
+    """mmdet's RetinaHead with the test head's settings: the independent reference."""
+    return MODELS.build(dict(head_cfg(), type='RetinaHead'))
+
+
 @pytest.mark.parametrize('variant', [
     dict(),
     dict(class_aware_iou=True, extra_iou_targets=dict(gamma=1.0), iou_convs=2),
@@ -263,9 +268,7 @@ def test_decoupled_iou_leaves_the_detector_training_as_retinanet(variant):
     feats, metas = inputs(3)
     samples = _samples(gt([[10, 10, 60, 50], [40, 30, 120, 100]], [1, 2]), metas)
     ours = MODELS.build(head_cfg(decoupled_iou=True, **variant))
-    cfg = head_cfg()
-    cfg['type'] = 'RetinaHead'
-    reference = MODELS.build(cfg)
+    reference = retina_head_twin()
     missing, unexpected = reference.load_state_dict(ours.state_dict(), strict=False)
     assert not missing and all(k.startswith(('retina_iou', 'iou_convs')) for k in unexpected)
     grads = {}
@@ -292,9 +295,7 @@ def test_decoupled_iou_changes_the_paper_heads_tower_gradient():
     feats, metas = inputs(3)
     samples = _samples(gt([[10, 10, 60, 50]], [1]), metas)
     paper = MODELS.build(head_cfg())
-    cfg = head_cfg()
-    cfg['type'] = 'RetinaHead'
-    reference = MODELS.build(cfg)
+    reference = retina_head_twin()
     reference.load_state_dict(paper.state_dict(), strict=False)
     grads = []
     for head in (paper, reference):

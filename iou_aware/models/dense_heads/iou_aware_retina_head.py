@@ -55,11 +55,12 @@ class IoUAwareRetinaHead(RetinaHead):
     ``decoupled_iou=True`` makes the branch a pure estimator: it reads the regression
     tower's features detached and its targets are detached, so the IoU loss trains only
     the branch's own layers and the gradients of the detector's classification and box
-    layers are exactly RetinaNet's (a global grad-norm clip, as in our schedules, still
-    sees the branch's gradients too; with AdamW that scaling nearly cancels). The shapes runs showed that every way we trained the branch beyond
-    the positives through the shared tower cost the detector AP even when its ranking
-    ignored the IoU (docs/localization.md); decoupling is the way out that keeps the
-    extra targets. The paper's coupling (its gradient through the target into the boxes) is
+    layers are exactly RetinaNet's. Two couplings remain: a global grad-norm clip (as in
+    our schedules) sees the branch's gradients too, and building the branch's layers draws
+    from the global RNG stream, so a seed gives the detector another init than RetinaNet's.
+    The shapes runs showed that every way we trained the branch beyond the positives
+    through the shared tower cost the detector AP even when its ranking ignored the IoU
+    (docs/localization.md); decoupling is the way out that keeps the extra targets. The paper's coupling (its gradient through the target into the boxes) is
     given up. ``iou_convs`` adds that many 3x3 conv layers (norm and ReLU as the towers')
     in front of the branch's output conv: a decoupled branch cannot shape the tower's
     features for itself, so it needs some depth of its own.
