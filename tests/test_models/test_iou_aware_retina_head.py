@@ -1,9 +1,11 @@
 """IoUAwareRetinaHead, tested the mmdet way: tiny features, a few classes, empty/one GT."""
+import os.path as osp
+
 import pytest
 import torch
 from mmdet.models.dense_heads import RetinaHead
 from mmdet.registry import MODELS
-from mmengine.config import ConfigDict
+from mmengine.config import Config, ConfigDict
 from mmengine.registry import init_default_scope
 from mmengine.structures import InstanceData
 from torchvision.ops import box_iou
@@ -308,3 +310,63 @@ def test_decoupled_iou_changes_the_paper_heads_tower_gradient():
 def test_iou_convs_must_be_a_count(bad):
     with pytest.raises(ValueError, match='iou_convs must be an int >= 0'):
         MODELS.build(head_cfg(iou_convs=bad))
+
+
+def _seeded_init(cfg, seed=7):
+    torch.manual_seed(seed)
+    head = MODELS.build(cfg)
+    head.init_weights()
+    return head, torch.get_rng_state()
+
+
+@pytest.mark.parametrize('variant', [dict(), dict(decoupled_iou=True, iou_convs=2)])
+def test_isolated_branch_rng_gives_the_detector_retinanets_init(variant):
+    """``isolate_branch_rng=True``: for one seed every shared layer starts as mmdet's
+    RetinaHead's, and the global RNG stream is left where RetinaNet leaves it (so later
+    draws, e.g. the data loader's, pair too); the branch itself is still initialized."""
+    reference, reference_rng = _seeded_init(dict(head_cfg(), type='RetinaHead'))
+    ours, ours_rng = _seeded_init(head_cfg(isolate_branch_rng=True, **variant))
+    shared = reference.state_dict()
+    for k, v in shared.items():
+        torch.testing.assert_close(ours.state_dict()[k], v, rtol=0, atol=0, msg=k)
+    assert torch.equal(ours_rng, reference_rng)
+    branch = [m for m in ours.modules() if isinstance(m, torch.nn.Conv2d)][-1 - variant.get(
+        'iou_convs', 0):]
+    assert len(branch) == 1 + variant.get('iou_convs', 0)
+    for conv in branch:  # mmdet's Normal(0, 0.01) init, as the other head convs
+        assert 0.005 < conv.weight.std() < 0.015 and torch.all(conv.bias == 0)
+
+
+def test_shared_branch_rng_shifts_the_detectors_init():
+    """The test above can fail: without the fork the branch's draws change retina_cls."""
+    reference, reference_rng = _seeded_init(dict(head_cfg(), type='RetinaHead'))
+    ours, ours_rng = _seeded_init(head_cfg(decoupled_iou=True, iou_convs=2))
+    assert not torch.equal(ours.retina_cls.weight, reference.retina_cls.weight)
+    assert not torch.equal(ours_rng, reference_rng)
+
+
+def test_isolated_decoupled_detector_config_starts_as_the_retinanet_config():
+    """The shipped tiny configs, built and initialized as the runner does for one seed: the
+    decoupled IoU-aware detector with ``isolate_branch_rng`` equals RetinaNet's parameter
+    for parameter, so the benchmark's paired rows compare the same detector."""
+    root = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+    models = {}
+    for name, path, head in (
+            ('retinanet', 'configs/retinanet/retinanet_tiny-r18_fpn_shapes.py', {}),
+            ('ours', 'configs/iou_aware_retinanet/iou-aware-retinanet_tiny-r18_fpn_shapes.py',
+             dict(decoupled_iou=True, iou_convs=2, isolate_branch_rng=True))):
+        cfg = Config.fromfile(osp.join(root, path))
+        init_default_scope(cfg.get('default_scope', 'mmdet'))
+        cfg.model.bbox_head.update(head)
+        torch.manual_seed(3)
+        models[name] = MODELS.build(cfg.model)
+        models[name].init_weights()
+        models[name].rng = torch.get_rng_state()
+    reference = models['retinanet'].state_dict()
+    ours = models['ours'].state_dict()
+    extra = set(ours) - set(reference)
+    assert extra and all(k.startswith(('bbox_head.retina_iou', 'bbox_head.iou_convs'))
+                         for k in extra)
+    for k, v in reference.items():
+        assert torch.equal(ours[k], v), k
+    assert torch.equal(models['ours'].rng, models['retinanet'].rng)

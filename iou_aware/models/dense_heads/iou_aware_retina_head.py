@@ -1,4 +1,6 @@
 """IoU-aware RetinaNet head (Wu, Li, Wang 2019, arXiv:1912.05992) for MMDetection 3.x."""
+import contextlib
+
 import torch
 from mmcv.cnn import ConvModule
 from mmdet.models.dense_heads import RetinaHead
@@ -6,6 +8,7 @@ from mmdet.models.utils import (filter_scores_and_topk, images_to_levels, multi_
                                 unpack_gt_instances)
 from mmdet.registry import MODELS
 from mmdet.structures.bbox import bbox_overlaps, cat_boxes, get_box_tensor
+from mmengine.model import normal_init
 from mmengine.structures import InstanceData
 from torch import nn
 
@@ -13,6 +16,7 @@ from iou_aware.ops import batched_iou_guided_nms
 
 
 EXTRA_TARGET_CLASSES = ('any', 'top_class')
+BRANCH_MODULES = ('iou_convs', 'retina_iou')  # the IoU branch's own layers
 
 
 @MODELS.register_module()
@@ -56,14 +60,22 @@ class IoUAwareRetinaHead(RetinaHead):
     tower's features detached and its targets are detached, so the IoU loss trains only
     the branch's own layers and the gradients of the detector's classification and box
     layers are exactly RetinaNet's. Two couplings remain: a global grad-norm clip (as in
-    our schedules) sees the branch's gradients too, and building the branch's layers draws
-    from the global RNG stream, so a seed gives the detector another init than RetinaNet's.
-    The shapes runs showed that every way we trained the branch beyond the positives
-    through the shared tower cost the detector AP even when its ranking ignored the IoU
-    (docs/localization.md); decoupling is the way out that keeps the extra targets. The paper's coupling (its gradient through the target into the boxes) is
-    given up. ``iou_convs`` adds that many 3x3 conv layers (norm and ReLU as the towers')
-    in front of the branch's output conv: a decoupled branch cannot shape the tower's
-    features for itself, so it needs some depth of its own.
+    our schedules) sees the branch's gradients too, and, unless ``isolate_branch_rng``,
+    building and initializing the branch's layers draws from the global RNG stream, so a
+    seed gives the detector another init than RetinaNet's. The shapes runs showed that
+    every way we trained the branch beyond the positives through the shared tower cost the
+    detector AP even when its ranking ignored the IoU (docs/localization.md); decoupling is
+    the way out that keeps the extra targets. The paper's coupling (its gradient through
+    the target into the boxes) is given up. ``iou_convs`` adds that many 3x3 conv layers
+    (norm and ReLU as the towers') in front of the branch's output conv: a decoupled branch
+    cannot shape the tower's features for itself, so it needs some depth of its own.
+
+    ``isolate_branch_rng=True`` builds and initializes the branch (``iou_convs``,
+    ``retina_iou``) on a fork of the RNG stream, so every other layer, and everything drawn
+    after the model is built, gets exactly the random numbers RetinaNet gets for the same
+    seed: with ``decoupled_iou`` the detector then is RetinaNet's run for that seed (up to
+    the grad-norm clip), a paired control. Off by default so results made before it stay
+    reproducible.
 
     Inference: the detection score is ``cls ** alpha * iou ** (1 - alpha)`` (paper Eq. 7,
     ``test_cfg.alpha``, default 0.5), used for the pre-NMS top-k, the score threshold and
@@ -82,18 +94,20 @@ class IoUAwareRetinaHead(RetinaHead):
         class_aware_iou (bool): one IoU output per class (see above).
         decoupled_iou (bool): the IoU loss reaches neither the towers nor the boxes.
         iou_convs (int): 3x3 conv layers of the branch's own before its output conv.
+        isolate_branch_rng (bool): the branch's layers draw from a forked RNG stream.
     """
 
     def __init__(self, *args,
                  loss_iou=dict(type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.0),
                  detach_iou_target=False, extra_iou_targets=None, class_aware_iou=False,
-                 decoupled_iou=False, iou_convs=0, **kwargs):
+                 decoupled_iou=False, iou_convs=0, isolate_branch_rng=False, **kwargs):
         if not isinstance(iou_convs, int) or isinstance(iou_convs, bool) or iou_convs < 0:
             raise ValueError('IoUAwareRetinaHead: iou_convs must be an int >= 0, got '
                              f'{iou_convs!r}')
         self.class_aware_iou = class_aware_iou  # read by _init_layers
         self.num_iou_convs = iou_convs  # read by _init_layers
         self.decoupled_iou = decoupled_iou
+        self.isolate_branch_rng = bool(isolate_branch_rng)  # read by _init_layers
         super().__init__(*args, **kwargs)
         self.loss_iou = MODELS.build(loss_iou)
         self.detach_iou_target = detach_iou_target or decoupled_iou
@@ -110,11 +124,31 @@ class IoUAwareRetinaHead(RetinaHead):
         super()._init_layers()
         in_channels = self.feat_channels if self.stacked_convs > 0 else self.in_channels
         self.iou_channels = self.cls_out_channels if self.class_aware_iou else 1
-        self.iou_convs = nn.Sequential(*[
-            ConvModule(in_channels, in_channels, 3, padding=1, conv_cfg=self.conv_cfg,
-                       norm_cfg=self.norm_cfg) for _ in range(self.num_iou_convs)])
-        self.retina_iou = nn.Conv2d(in_channels, self.num_base_priors * self.iou_channels, 3,
-                                    padding=1)
+        with _forked_rng(self.isolate_branch_rng, []):
+            self.iou_convs = nn.Sequential(*[
+                ConvModule(in_channels, in_channels, 3, padding=1, conv_cfg=self.conv_cfg,
+                           norm_cfg=self.norm_cfg) for _ in range(self.num_iou_convs)])
+            self.retina_iou = nn.Conv2d(in_channels, self.num_base_priors * self.iou_channels,
+                                        3, padding=1)
+
+    def init_weights(self):
+        if not self.isolate_branch_rng:
+            return super().init_weights()
+        # mmdet's init_cfg (Normal on every Conv2d, then retina_cls re-drawn) would also draw
+        # the branch's convs, shifting retina_cls and all later draws; so RetinaNet's init runs
+        # with the branch taken out, and the branch gets the same Normal(0, 0.01) on a fork.
+        branch = {name: self._modules.pop(name) for name in BRANCH_MODULES}
+        try:
+            super().init_weights()
+        finally:
+            self._modules.update(branch)
+        cuda = sorted({p.device.index or 0 for m in branch.values() for p in m.parameters()
+                       if p.is_cuda})
+        with _forked_rng(True, cuda):
+            for module in branch.values():
+                for m in module.modules():
+                    if isinstance(m, nn.Conv2d):
+                        normal_init(m, std=0.01)
 
     def _towers(self, x):
         cls_feat, reg_feat = x, x
@@ -300,6 +334,13 @@ class IoUAwareRetinaHead(RetinaHead):
         results.scores = scores
         order = scores.argsort(descending=True, stable=True)
         return results[order[:cfg.max_per_img]] if cfg.get('max_per_img', -1) > 0 else results[order]
+
+
+def _forked_rng(enabled, cuda_devices):
+    """RNG draws inside do not advance the global streams (CPU and the given CUDA devices)."""
+    if not enabled:
+        return contextlib.nullcontext()
+    return torch.random.fork_rng(devices=cuda_devices)
 
 
 def fuse_scores(cls_scores, ious, alpha):
