@@ -19,7 +19,8 @@ import os.path as osp
 import re
 import statistics
 
-SUMMARY_VERSION = 2  # 2: expected_calibration_error, localization_confidence
+SUMMARY_VERSION = 3  # 2: expected_calibration_error, localization_confidence;
+#                       3: the same calibration over all detections (*_all_detections)
 SUMMARY, METRICS, TRAIN = 'summary.json', 'metrics.json', 'train.json'
 
 # Column name -> (header, kind). kind: 'ap' (stored as a fraction, shown in percent),
@@ -31,7 +32,7 @@ COLUMNS = {
     'r_iou_ge05': ('r pred IoU (IoU>=.5)', 'r'), 'r_cls_ge05': ('r cls (IoU>=.5)', 'r'),
     'r_score_ge05': ('r score (IoU>=.5)', 'r'),
     'r_iou_gt0': ('r pred IoU (IoU>0)', 'r'), 'r_cls_gt0': ('r cls (IoU>0)', 'r'),
-    'ece': ('ECE', 'r'), 'sec_per_iter': ('s/iter', 's'),
+    'ece': ('ECE', 'r'), 'ece_all': ('ECE (all dets)', 'r'), 'sec_per_iter': ('s/iter', 's'),
     'detections': ('detections (IoU>0)', 'n'),
 }
 METRIC_KEYS = {'AP': 'coco/bbox_mAP', 'AP50': 'coco/bbox_mAP_50', 'AP75': 'coco/bbox_mAP_75',
@@ -80,6 +81,7 @@ def flatten_summary(summary, path='summary.json'):
             raise ResultsError(f'{path}: not a localization summary (no {key!r})')
     gt0, ge05 = 'correlation_with_true_iou', 'correlation_with_true_iou_at_least_0_5'
     ece = summary.get('expected_calibration_error') or {}
+    ece_all = summary.get('expected_calibration_error_all_detections') or {}  # version >= 3
     ap = summary['ap_by_iou_threshold']
     by_thr = {'AP50': '0.50', 'AP75': '0.75', 'AP80': '0.80', 'AP90': '0.90'}
     return {
@@ -93,6 +95,7 @@ def flatten_summary(summary, path='summary.json'):
         'r_iou_gt0': _pearson(summary, gt0, 'pred_iou'),
         'r_cls_gt0': _pearson(summary, gt0, 'cls_score'),
         'ece': float(ece['value']) if ece.get('value') is not None else float('nan'),
+        'ece_all': float(ece_all['value']) if ece_all.get('value') is not None else float('nan'),
         'detections': summary['num_matched'],
     }
 
@@ -155,8 +158,9 @@ def seeds_label(name, n):
 
 
 def aggregate(rows):
-    """{column: (mean, sample sd or nan, n)} over seeds' rows; NaN/None values are left
-    out (e.g. r pred IoU of a model without an IoU branch)."""
+    """{column: (mean, sample sd or nan, n, seeds)} over seeds' rows; NaN/None values are
+    left out (e.g. r pred IoU of a model without an IoU branch), so n (values) may be
+    below seeds (rows), e.g. a figure older summaries do not hold."""
     columns = {c for r in rows for c in r}
     out = {}
     for c in sorted(columns):
@@ -164,7 +168,8 @@ def aggregate(rows):
                 if r.get(c) is not None and not math.isnan(float(r[c]))]
         if vals:
             out[c] = (statistics.fmean(vals),
-                      statistics.stdev(vals) if len(vals) > 1 else float('nan'), len(vals))
+                      statistics.stdev(vals) if len(vals) > 1 else float('nan'), len(vals),
+                      len(rows))
     return out
 
 
@@ -179,14 +184,18 @@ def _fmt(value, kind):
 
 
 def cell(value, kind, spread=True):
-    """A table cell: '-' for missing, 'm' for one value, 'm ± sd' for an aggregate."""
+    """A table cell: '-' for missing, 'm' for one value, 'm ± sd' for an aggregate, with
+    '(n/k seeds)' where only n of the row's k seeds hold the figure."""
     if value is None:
         return '-'
     if isinstance(value, tuple):
-        mean, sd, n = value
+        mean, sd, n, seeds = value if len(value) == 4 else (*value, value[2])
+        text = _fmt(mean, kind)
         if n > 1 and spread and not math.isnan(sd):
-            return f'{_fmt(mean, kind)} ± {_fmt(sd, kind)}'
-        return _fmt(mean, kind)
+            text += f' ± {_fmt(sd, kind)}'
+        if n < seeds:
+            text += f' ({n}/{seeds} seeds)'
+        return text
     if isinstance(value, float) and math.isnan(value):
         return '-'
     return _fmt(value, kind)

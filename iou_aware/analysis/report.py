@@ -97,6 +97,10 @@ def build_report(predictions, coco, classes, source='ground truth', progress=Fal
         confidences['pred_iou'] = dets['pred_iou']
     confidence = 'pred_iou' if has_iou else 'cls_score'
     calibrated = (dets[confidence][matched], dets['true_iou'][matched])
+    # Over every detection too (true IoU 0 included: false positives should predict 0).
+    # Dropping the zeros, as the IoU > 0 figures do, makes a predictor that is calibrated
+    # over all detections look under-confident in its low bins, where most zeros fall.
+    every = (dets[confidence], dets['true_iou'])
     report = dict(
         summary_version=SUMMARY_VERSION,
         num_images=len(predictions), num_gt=int(sum(len(v[1]) for v in gt.values())),
@@ -116,6 +120,11 @@ def build_report(predictions, coco, classes, source='ground truth', progress=Fal
             value=expected_calibration_error(*calibrated), of=confidence,
             bins=f'{CALIBRATION_BINS} equal-width bins of {confidence} over [0, 1]',
             detections='true IoU > 0', n=int(matched.sum())),
+        calibration_all_detections=calibration_table(*every),
+        expected_calibration_error_all_detections=dict(
+            value=expected_calibration_error(*every), of=confidence,
+            bins=f'{CALIBRATION_BINS} equal-width bins of {confidence} over [0, 1]',
+            detections='all', n=int(len(every[1]))),
         ap_by_iou_threshold=dict(zip((f'{t:.2f}' for t in IOU_THRESHOLDS),
                                      ap_by_threshold(coco, cat_ids, dets))))
     return report, dets
@@ -176,9 +185,18 @@ def reliability_diagram(ax, report):
     ax.plot([r['mean_predicted'] for r in rows if r['n']],
             [r['mean_true'] for r in rows if r['n']], 'o', color='tab:red', ms=3,
             label='(mean predicted, mean true)')
+    every = report.get('calibration_all_detections')
+    if every:
+        ax.plot([r['mean_predicted'] for r in every if r['n']],
+                [r['mean_true'] for r in every if r['n']], 'x', color='tab:green', ms=4,
+                label='same, all detections (true IoU 0 too)')
     ece = report.get('expected_calibration_error', {}).get('value', float('nan'))
-    ax.set(xlabel=report['calibration_of'], ylabel='true IoU', xlim=(0, 1), ylim=(0, 1),
-           title=f'reliability (true IoU > 0), ECE {ece:.3f}')
+    ece_all = (report.get('expected_calibration_error_all_detections') or {}).get('value')
+    title = f'reliability (true IoU > 0), ECE {ece:.3f}'
+    if ece_all is not None:
+        title += f'; all dets {ece_all:.3f}'
+    ax.set(xlabel=report['calibration_of'], ylabel='true IoU', xlim=(0, 1), ylim=(0, 1))
+    ax.set_title(title, fontsize=8)
     ax.legend(fontsize=6, loc='upper left')
 
 
@@ -191,10 +209,12 @@ def markdown_summary(report):
                        ('correlation_with_true_iou_at_least_0_5', 'true IoU >= 0.5')):
         for name, c in report[key].items():
             lines.append(f'| {name} | {which} | {c["pearson"]:.3f} | {c["spearman"]:.3f} | {c["n"]} |')
-    ece = report.get('expected_calibration_error') or {}
-    if ece:
-        lines += ['', f'expected calibration error of {ece["of"]} (true IoU > 0, {ece["bins"]}): '
-                  f'{ece["value"]:.3f}']
+    for key in ('expected_calibration_error', 'expected_calibration_error_all_detections'):
+        ece = report.get(key) or {}
+        if ece:
+            which = 'true IoU > 0' if ece['detections'] != 'all' else 'all detections'
+            lines += ['', f'expected calibration error of {ece["of"]} ({which}, {ece["bins"]}): '
+                      f'{ece["value"]:.3f}']
     lines += ['', '| IoU threshold | ' + ' | '.join(report['ap_by_iou_threshold']) + ' |',
               '|---|' + '---:|' * len(report['ap_by_iou_threshold']),
               '| AP (%) | ' + ' | '.join(f'{100 * v:.1f}' for v in report['ap_by_iou_threshold'].values()) + ' |']

@@ -54,6 +54,13 @@ def test_report_on_detections_of_known_true_iou():
     assert gt0['cls_score']['pearson'] == pytest.approx(1.0)
     ece = report['expected_calibration_error']
     assert ece['value'] == pytest.approx(0.05) and ece['of'] == 'pred_iou' and ece['n'] == 20
+    # over all detections the four wrong-class ones (predicted 0.9, true 0) join the exact
+    # copies (predicted 1.05, true 1) in the last bin: mean predicted 0.975, mean true 0.5
+    every = report['expected_calibration_error_all_detections']
+    assert every['n'] == 24 and every['detections'] == 'all'
+    assert every['value'] == pytest.approx(16 / 24 * 0.05 + 8 / 24 * 0.475)
+    last = report['calibration_all_detections'][-1]
+    assert last['n'] == 8 and last['mean_true'] == pytest.approx(0.5)
     # the exact copy outranks every other detection of its object: AP 1 at each threshold
     assert all(v == pytest.approx(1.0) for v in report['ap_by_iou_threshold'].values())
 

@@ -73,3 +73,22 @@ def test_row_labels_count_seeds_in_singular_and_plural():
     # One helper names rows for run_benchmark, compare_runs and the README/docs generator.
     assert results.seeds_label('RetinaNet', 1) == 'RetinaNet (1 seed)'
     assert results.seeds_label('RetinaNet', 3) == 'RetinaNet (3 seeds)'
+
+
+def test_a_figure_only_some_seeds_hold_says_how_many(tmp_path, capsys):
+    """Summaries older than the all-detections ECE lack it: the cell gives the mean of the
+    seeds that hold it and says so, instead of passing it off as the row's mean."""
+    ece_all = [None, 0.2, 0.3]
+    for seed, value in enumerate(ece_all):
+        folder = tmp_path / 'run' / f'seed{seed}'
+        folder.mkdir(parents=True)
+        data = summary(0.5, 0.6, ece=0.1)
+        if value is not None:
+            data['expected_calibration_error_all_detections'] = dict(value=value)
+        (folder / 'summary.json').write_text(json.dumps(data))
+    assert compare_runs.main([str(tmp_path / 'run'), '--names', 'run',
+                              '--columns', 'ece', 'ece_all']) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0] == '| run | ECE | ECE (all dets) |'
+    # 0.25 ± 0.071 over seeds 1-2 (sample sd of 0.2, 0.3)
+    assert lines[2] == '| run (3 seeds) | 0.100 ± 0.000 | 0.250 ± 0.071 (2/3 seeds) |'

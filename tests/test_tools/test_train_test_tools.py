@@ -57,7 +57,8 @@ def test_analysis_writes_a_valid_report(trained, tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
     report = json.loads((tmp_path / 'a' / 'summary.json').read_text())
     assert report['num_images'] == 8 and len(report['ap_by_iou_threshold']) == 10
-    assert report['summary_version'] == 2 and 'value' in report['expected_calibration_error']
+    assert report['summary_version'] == 3 and 'value' in report['expected_calibration_error']
+    assert report['expected_calibration_error_all_detections']['detections'] == 'all'
     for png in ('scatter.png', 'calibration_and_ap.png'):
         assert (tmp_path / 'a' / png).stat().st_size > 0
 
