@@ -170,9 +170,9 @@ def write_plots(report, dets, out_dir, title=''):
     plt.close(fig)
 
 
-def reliability_diagram(ax, report):
+def reliability_diagram(ax, report, label=None):
     """Mean true IoU per bin of the localization confidence (bars) against the diagonal,
-    the share of detections per bin (grey), and the ECE in the title."""
+    the share of detections per bin (grey), and the ECE in the title (after ``label``)."""
     rows = report['calibration']
     width = rows[0]['hi'] - rows[0]['lo']
     centres = [(r['lo'] + r['hi']) / 2 for r in rows]
@@ -195,6 +195,8 @@ def reliability_diagram(ax, report):
     title = f'reliability (true IoU > 0), ECE {ece:.3f}'
     if ece_all is not None:
         title += f'; all dets {ece_all:.3f}'
+    if label:
+        title = f'{label}\n{title}'
     ax.set(xlabel=report['calibration_of'], ylabel='true IoU', xlim=(0, 1), ylim=(0, 1))
     ax.set_title(title, fontsize=8)
     ax.legend(fontsize=6, loc='upper left')

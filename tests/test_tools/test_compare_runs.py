@@ -92,3 +92,31 @@ def test_a_figure_only_some_seeds_hold_says_how_many(tmp_path, capsys):
     assert lines[0] == '| run | ECE | ECE (all dets) |'
     # 0.25 ± 0.071 over seeds 1-2 (sample sd of 0.2, 0.3)
     assert lines[2] == '| run (3 seeds) | 0.100 ± 0.000 | 0.250 ± 0.071 (2/3 seeds) |'
+
+
+def _tool(name):
+    spec = importlib.util.spec_from_file_location(name, osp.join(ROOT, 'tools', f'{name}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_reliability_figure_is_drawn_from_summaries_alone(tmp_path, capsys):
+    from iou_aware.analysis import calibration_table
+    plot = _tool('plot_reliability')
+    pred, true = [0.05, 0.15, 0.55, 0.95], [0.2, 0.1, 0.5, 0.9]
+    data = summary(0.5, 0.6, ece=0.1)
+    data.update(calibration=calibration_table(pred, true), calibration_of='pred_iou',
+                calibration_all_detections=calibration_table(pred + [0.9], true + [0.0]),
+                expected_calibration_error_all_detections=dict(value=0.2))
+    (tmp_path / 'seed0').mkdir()
+    (tmp_path / 'seed0' / 'summary.json').write_text(json.dumps(data))
+    out = tmp_path / 'fig' / 'r.png'
+    assert plot.main([str(tmp_path / 'seed0'), '--labels', 'A', '--out', str(out)]) == 0
+    assert out.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+    # a summary without a calibration table is one clear error, not a traceback
+    bad = tmp_path / 'old.json'
+    bad.write_text(json.dumps(summary(0.5, 0.6)))
+    assert plot.main([str(bad), '--out', str(tmp_path / 'x.png')]) == 2
+    assert 'no calibration table' in capsys.readouterr().err
+    assert not (tmp_path / 'x.png').exists()
