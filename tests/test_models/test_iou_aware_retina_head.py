@@ -370,3 +370,51 @@ def test_isolated_decoupled_detector_config_starts_as_the_retinanet_config():
     for k, v in reference.items():
         assert torch.equal(ours[k], v), k
     assert torch.equal(models['ours'].rng, models['retinanet'].rng)
+
+
+QFL = dict(type='QualityFocalLoss', use_sigmoid=True, beta=2.0, loss_weight=1.0)
+
+
+def test_quality_cls_loss_is_gfls_joint_target_on_every_anchor():
+    """``quality_cls_loss``: loss_cls equals the GFL paper's QFL formula, written out here,
+    -|y - s|^2 ((1 - y) log(1 - s) + y log s) summed over (anchor, class) / positives, with
+    y the positive's IoU (decoded box vs its ground truth, torchvision) at its class and 0
+    elsewhere, using mmdet RetinaHead's own anchor targets; the box loss stays RetinaNet's."""
+    torch.manual_seed(0)
+    feats, metas = inputs(5)
+    boxes, classes = [[10, 10, 60, 50], [40, 30, 120, 100]], [1, 2]
+    samples = _samples(gt(boxes, classes), metas)
+    ours = MODELS.build(head_cfg(quality_cls_loss=QFL))
+    reference = retina_head_twin()
+    reference.load_state_dict(ours.state_dict(), strict=False)
+    losses = ours.loss(feats, samples)
+    ref_losses = reference.loss(feats, samples)
+    torch.testing.assert_close(sum(losses['loss_bbox']), sum(ref_losses['loss_bbox']))
+
+    cls_scores, bbox_preds = reference(feats)
+    sizes = [c.shape[-2:] for c in cls_scores]
+    anchors, valid = reference.get_anchors(sizes, metas, device='cpu')
+    labels, label_w, box_t, _, avg = reference.get_targets(
+        anchors, valid, [gt(boxes, classes)], metas)
+    anchors = torch.cat(anchors[0])
+    labels, label_w, box_t = (torch.cat(t, dim=1)[0] for t in (labels, label_w, box_t))
+    logits = torch.cat([c[0].permute(1, 2, 0).reshape(-1, 4) for c in cls_scores])
+    deltas = torch.cat([b[0].permute(1, 2, 0).reshape(-1, 4) for b in bbox_preds])
+    pos = labels < 4
+    assert pos.sum() >= 2
+    decoded = reference.bbox_coder.decode(anchors[pos], deltas[pos])
+    matched = reference.bbox_coder.decode(anchors[pos], box_t[pos])
+    y = torch.zeros_like(logits)
+    y[pos.nonzero()[:, 0], labels[pos]] = box_iou(decoded, matched).diagonal().detach()
+    s = logits.sigmoid()
+    qfl = -(y - s).abs().pow(2) * ((1 - y) * torch.log1p(-s) + y * torch.log(s))
+    expected = (qfl.sum(dim=1) * label_w).sum() / avg
+    torch.testing.assert_close(losses['loss_cls'], expected, rtol=1e-4, atol=1e-6)
+    assert losses['loss_cls'] != sum(ref_losses['loss_cls'])  # not the focal loss
+
+
+@pytest.mark.parametrize('bad', ['QualityFocalLoss', dict(type='QualityFocalLoss'),
+                                 dict(type='QualityFocalLoss', use_sigmoid=False)])
+def test_quality_cls_loss_must_be_a_sigmoid_loss_config(bad):
+    with pytest.raises(ValueError, match='quality_cls_loss must be a loss config'):
+        MODELS.build(head_cfg(quality_cls_loss=bad))

@@ -77,6 +77,13 @@ class IoUAwareRetinaHead(RetinaHead):
     the grad-norm clip), a paired control. Off by default so results made before it stay
     reproducible.
 
+    ``quality_cls_loss`` (e.g. ``dict(type='QualityFocalLoss', use_sigmoid=True, beta=2.0)``)
+    trains the classification output as GFL does, replacing the focal loss: its target is
+    the IoU of a positive's decoded box with its ground truth (detached) at the positive's
+    class and 0 everywhere else, so the cls score itself becomes a joint cls x IoU score,
+    trained on every anchor. The IoU branch is kept (as configured) beside it, so the two
+    quality estimates can be compared on one detector.
+
     Inference: the detection score is ``cls ** alpha * iou ** (1 - alpha)`` (paper Eq. 7,
     ``test_cfg.alpha``, default 0.5), used for the pre-NMS top-k, the score threshold and
     NMS. ``test_cfg.cls_score_thr`` (optional) first drops anchors whose classification
@@ -95,12 +102,14 @@ class IoUAwareRetinaHead(RetinaHead):
         decoupled_iou (bool): the IoU loss reaches neither the towers nor the boxes.
         iou_convs (int): 3x3 conv layers of the branch's own before its output conv.
         isolate_branch_rng (bool): the branch's layers draw from a forked RNG stream.
+        quality_cls_loss (dict, optional): a QFL-style loss for the cls output (see above).
     """
 
     def __init__(self, *args,
                  loss_iou=dict(type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.0),
                  detach_iou_target=False, extra_iou_targets=None, class_aware_iou=False,
-                 decoupled_iou=False, iou_convs=0, isolate_branch_rng=False, **kwargs):
+                 decoupled_iou=False, iou_convs=0, isolate_branch_rng=False,
+                 quality_cls_loss=None, **kwargs):
         if not isinstance(iou_convs, int) or isinstance(iou_convs, bool) or iou_convs < 0:
             raise ValueError('IoUAwareRetinaHead: iou_convs must be an int >= 0, got '
                              f'{iou_convs!r}')
@@ -110,6 +119,14 @@ class IoUAwareRetinaHead(RetinaHead):
         self.isolate_branch_rng = bool(isolate_branch_rng)  # read by _init_layers
         super().__init__(*args, **kwargs)
         self.loss_iou = MODELS.build(loss_iou)
+        if quality_cls_loss is not None:
+            if not isinstance(quality_cls_loss, dict) or not quality_cls_loss.get('use_sigmoid'):
+                raise ValueError('IoUAwareRetinaHead: quality_cls_loss must be a loss config '
+                                 'with use_sigmoid=True taking (labels, IoU scores) targets, '
+                                 "e.g. dict(type='QualityFocalLoss', use_sigmoid=True, "
+                                 f'beta=2.0); got {quality_cls_loss!r}')
+            quality_cls_loss = MODELS.build(quality_cls_loss)
+        self.quality_cls_loss = quality_cls_loss
         self.detach_iou_target = detach_iou_target or decoupled_iou
         if extra_iou_targets is not None:
             extra_iou_targets = dict(dict(target_class='any', gamma=1.0, loss_weight=1.0,
@@ -197,17 +214,40 @@ class IoUAwareRetinaHead(RetinaHead):
         num_level_anchors = [anchors.size(0) for anchors in anchor_list[0]]
         anchors = [cat_boxes(a) for a in anchor_list]  # per image, all levels
         all_anchor_list = images_to_levels(anchors, num_level_anchors)
+        # mmdet's per-level cls (focal) and box losses; with quality_cls_loss the focal term
+        # gets zero weights (mmdet computes both in one method) and QFL replaces it below.
+        focal_weights = label_weights_list if self.quality_cls_loss is None else [
+            torch.zeros_like(w) for w in label_weights_list]
         losses_cls, losses_bbox = multi_apply(
             super().loss_by_feat_single, cls_scores, bbox_preds, all_anchor_list, labels_list,
-            label_weights_list, bbox_targets_list, bbox_weights_list, avg_factor=avg_factor)
+            focal_weights, bbox_targets_list, bbox_weights_list, avg_factor=avg_factor)
+        image_cls = _per_image(cls_scores, self.cls_out_channels)
+        image_box = _per_image(bbox_preds, self.bbox_coder.encode_size)
+        image_anchors = torch.stack([get_box_tensor(a) for a in anchors])
+        labels, box_targets = torch.cat(labels_list, dim=1), torch.cat(bbox_targets_list, dim=1)
+        if self.quality_cls_loss is not None:
+            losses_cls = self._quality_cls_loss(image_cls, image_box, image_anchors, labels,
+                                                torch.cat(label_weights_list, dim=1),
+                                                box_targets, avg_factor)
         loss_iou = self.loss_iou_by_feat(
-            _per_image(cls_scores, self.cls_out_channels),
-            _per_image(bbox_preds, self.bbox_coder.encode_size), _per_image(iou_preds, self.iou_channels),
-            torch.stack([get_box_tensor(a) for a in anchors]), torch.cat(labels_list, dim=1),
-            torch.cat(bbox_targets_list, dim=1), batch_gt_instances, avg_factor,
+            image_cls, image_box, _per_image(iou_preds, self.iou_channels), image_anchors,
+            labels, box_targets, batch_gt_instances, avg_factor,
             extra_iou_preds=None if extra_iou_preds is None else _per_image(
                 extra_iou_preds, self.iou_channels))
         return dict(loss_cls=losses_cls, loss_bbox=losses_bbox, loss_iou=loss_iou)
+
+    def _quality_cls_loss(self, cls_scores, bbox_preds, anchors, labels, label_weights,
+                          bbox_targets, avg_factor):
+        """GFL's joint target on the cls output: a positive's IoU (detached) at its class."""
+        pos = (labels >= 0) & (labels < self.num_classes)
+        quality = cls_scores.new_zeros(labels.shape)
+        if pos.any():
+            with torch.no_grad():
+                quality[pos] = self.iou_targets(anchors[pos], bbox_preds[pos], bbox_targets[pos])
+        return self.quality_cls_loss(
+            cls_scores.reshape(-1, self.cls_out_channels),
+            (labels.reshape(-1), quality.reshape(-1)), label_weights.reshape(-1),
+            avg_factor=avg_factor)
 
     def loss_iou_by_feat(self, cls_scores, bbox_preds, iou_preds, anchors, labels,
                          bbox_targets, batch_gt_instances, avg_factor, extra_iou_preds=None):
