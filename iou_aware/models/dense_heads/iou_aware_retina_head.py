@@ -12,6 +12,7 @@ from mmengine.model import normal_init
 from mmengine.structures import InstanceData
 from torch import nn
 
+from iou_aware.engine.separate_clip import tag_clip_group
 from iou_aware.ops import batched_iou_guided_nms
 
 
@@ -59,8 +60,9 @@ class IoUAwareRetinaHead(RetinaHead):
     ``decoupled_iou=True`` makes the branch a pure estimator: it reads the regression
     tower's features detached and its targets are detached, so the IoU loss trains only
     the branch's own layers and the gradients of the detector's classification and box
-    layers are exactly RetinaNet's. Two couplings remain: a global grad-norm clip (as in
-    our schedules) sees the branch's gradients too, and, unless ``isolate_branch_rng``,
+    layers are exactly RetinaNet's. Two couplings remain: unless the optimizer wrapper is
+    ``SeparateClipOptimWrapper``, a global grad-norm clip (as in our schedules) sees the
+    branch's gradients too, and, unless ``isolate_branch_rng``,
     building and initializing the branch's layers draws from the global RNG stream, so a
     seed gives the detector another init than RetinaNet's. The shapes runs showed that
     every way we trained the branch beyond the positives through the shared tower cost the
@@ -73,9 +75,11 @@ class IoUAwareRetinaHead(RetinaHead):
     ``isolate_branch_rng=True`` builds and initializes the branch (``iou_convs``,
     ``retina_iou``) on a fork of the RNG stream, so every other layer, and everything drawn
     after the model is built, gets exactly the random numbers RetinaNet gets for the same
-    seed: with ``decoupled_iou`` the detector then is RetinaNet's run for that seed (up to
-    the grad-norm clip), a paired control. Off by default so results made before it stay
-    reproducible.
+    seed. The branch's parameters are tagged so that ``SeparateClipOptimWrapper``
+    (``iou_aware.engine``) clips them apart from the detector's. With ``decoupled_iou``, the
+    isolated RNG and that wrapper, the detector trains bitwise as RetinaNet does for the same
+    seed (tested end to end), a paired control. Off by default so results made before it
+    stay reproducible.
 
     ``quality_cls_loss`` (e.g. ``dict(type='QualityFocalLoss', use_sigmoid=True, beta=2.0)``)
     trains the classification output as GFL does, replacing the focal loss: its target is
@@ -147,6 +151,8 @@ class IoUAwareRetinaHead(RetinaHead):
                            norm_cfg=self.norm_cfg) for _ in range(self.num_iou_convs)])
             self.retina_iou = nn.Conv2d(in_channels, self.num_base_priors * self.iou_channels,
                                         3, padding=1)
+        for name in BRANCH_MODULES:  # SeparateClipOptimWrapper clips these apart
+            tag_clip_group(getattr(self, name), 'iou_branch')
 
     def init_weights(self):
         if not self.isolate_branch_rng:
