@@ -62,12 +62,11 @@ class IoUAwareRetinaHead(RetinaHead):
     the branch's own layers and the gradients of the detector's classification and box
     layers are exactly RetinaNet's. Two couplings remain: unless the optimizer wrapper is
     ``SeparateClipOptimWrapper``, a global grad-norm clip (as in our schedules) sees the
-    branch's gradients too, and, unless ``isolate_branch_rng``,
-    building and initializing the branch's layers draws from the global RNG stream, so a
-    seed gives the detector another init than RetinaNet's. The shapes runs showed that
-    every way we trained the branch beyond the positives through the shared tower cost the
-    detector AP even when its ranking ignored the IoU (docs/localization.md); decoupling is
-    the way out that keeps the extra targets. The paper's coupling (its gradient through
+    branch's gradients too, and, unless ``isolate_branch_rng``, building and initializing
+    the branch's layers draws from the global RNG stream, so a seed gives the detector
+    another init than RetinaNet's. Letting the extra targets reach the shared tower
+    collapsed box regression in some of our shapes runs (docs/localization.md); decoupling
+    is the way out that keeps the extra targets. The paper's coupling (its gradient through
     the target into the boxes) is given up. ``iou_convs`` adds that many 3x3 conv layers
     (norm and ReLU as the towers') in front of the branch's output conv: a decoupled branch
     cannot shape the tower's features for itself, so it needs some depth of its own.
