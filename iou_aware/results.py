@@ -189,7 +189,7 @@ def cell(value, kind, spread=True):
     if value is None:
         return '-'
     if isinstance(value, tuple):
-        mean, sd, n, seeds = value if len(value) == 4 else (*value, value[2])
+        mean, sd, n, seeds = value
         text = _fmt(mean, kind)
         if n > 1 and spread and not math.isnan(sd):
             text += f' ± {_fmt(sd, kind)}'

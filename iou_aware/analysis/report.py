@@ -101,6 +101,12 @@ def build_report(predictions, coco, classes, source='ground truth', progress=Fal
     # Dropping the zeros, as the IoU > 0 figures do, makes a predictor that is calibrated
     # over all detections look under-confident in its low bins, where most zeros fall.
     every = (dets[confidence], dets['true_iou'])
+
+    def ece_entry(predicted, true_iou, detections):
+        return dict(value=expected_calibration_error(predicted, true_iou), of=confidence,
+                    bins=f'{CALIBRATION_BINS} equal-width bins of {confidence} over [0, 1]',
+                    detections=detections, n=int(len(true_iou)))
+
     report = dict(
         summary_version=SUMMARY_VERSION,
         num_images=len(predictions), num_gt=int(sum(len(v[1]) for v in gt.values())),
@@ -116,15 +122,9 @@ def build_report(predictions, coco, classes, source='ground truth', progress=Fal
         localization_confidence=confidence,
         calibration=calibration_table(*calibrated),
         calibration_of=confidence,
-        expected_calibration_error=dict(
-            value=expected_calibration_error(*calibrated), of=confidence,
-            bins=f'{CALIBRATION_BINS} equal-width bins of {confidence} over [0, 1]',
-            detections='true IoU > 0', n=int(matched.sum())),
+        expected_calibration_error=ece_entry(*calibrated, 'true IoU > 0'),
         calibration_all_detections=calibration_table(*every),
-        expected_calibration_error_all_detections=dict(
-            value=expected_calibration_error(*every), of=confidence,
-            bins=f'{CALIBRATION_BINS} equal-width bins of {confidence} over [0, 1]',
-            detections='all', n=int(len(every[1]))),
+        expected_calibration_error_all_detections=ece_entry(*every, 'all'),
         ap_by_iou_threshold=dict(zip((f'{t:.2f}' for t in IOU_THRESHOLDS),
                                      ap_by_threshold(coco, cat_ids, dets))))
     return report, dets
@@ -182,14 +182,14 @@ def reliability_diagram(ax, report, label=None):
     ax.bar(centres, [r['mean_true'] if r['n'] else 0 for r in rows], width=width * 0.6,
            color='tab:blue', label='mean true IoU')
     ax.plot([0, 1], [0, 1], 'k:', lw=1, label='perfect calibration')
-    ax.plot([r['mean_predicted'] for r in rows if r['n']],
-            [r['mean_true'] for r in rows if r['n']], 'o', color='tab:red', ms=3,
-            label='(mean predicted, mean true)')
-    every = report.get('calibration_all_detections')
-    if every:
-        ax.plot([r['mean_predicted'] for r in every if r['n']],
-                [r['mean_true'] for r in every if r['n']], 'x', color='tab:green', ms=4,
-                label='same, all detections (true IoU 0 too)')
+    marks = [(rows, 'o', 'tab:red', 3, '(mean predicted, mean true)')]
+    if report.get('calibration_all_detections'):
+        marks.append((report['calibration_all_detections'], 'x', 'tab:green', 4,
+                      'same, all detections (true IoU 0 too)'))
+    for table, marker, color, size, label_text in marks:
+        filled = [r for r in table if r['n']]
+        ax.plot([r['mean_predicted'] for r in filled], [r['mean_true'] for r in filled],
+                marker, color=color, ms=size, label=label_text)
     ece = report.get('expected_calibration_error', {}).get('value', float('nan'))
     ece_all = (report.get('expected_calibration_error_all_detections') or {}).get('value')
     title = f'reliability (true IoU > 0), ECE {ece:.3f}'

@@ -5,9 +5,16 @@ import os.path as osp
 from iou_aware import results
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-spec = importlib.util.spec_from_file_location('compare_runs', osp.join(ROOT, 'tools', 'compare_runs.py'))
-compare_runs = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(compare_runs)
+
+
+def _tool(name):
+    spec = importlib.util.spec_from_file_location(name, osp.join(ROOT, 'tools', f'{name}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+compare_runs = _tool('compare_runs')
 
 
 def summary(ap50, r_cls, r_iou=None, ece=None):
@@ -92,13 +99,6 @@ def test_a_figure_only_some_seeds_hold_says_how_many(tmp_path, capsys):
     assert lines[0] == '| run | ECE | ECE (all dets) |'
     # 0.25 ± 0.071 over seeds 1-2 (sample sd of 0.2, 0.3)
     assert lines[2] == '| run (3 seeds) | 0.100 ± 0.000 | 0.250 ± 0.071 (2/3 seeds) |'
-
-
-def _tool(name):
-    spec = importlib.util.spec_from_file_location(name, osp.join(ROOT, 'tools', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_reliability_figure_is_drawn_from_summaries_alone(tmp_path, capsys):
