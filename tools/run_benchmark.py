@@ -149,6 +149,14 @@ def main(argv=None):
     unknown = [n for n in names if n not in spec['runs']]
     if unknown:
         parser.error(f'unknown run(s) {unknown}; {args.spec} has {list(spec["runs"])}')
+    if args.seeds is not None and not args.table_only:
+        # a seed a run does not list would otherwise be skipped without a word
+        missing = [(n, s, spec['runs'][n].get('seeds', spec['seeds'])) for n in names
+                   for s in args.seeds if s not in spec['runs'][n].get('seeds', spec['seeds'])]
+        if missing:
+            parser.error('--seeds: ' + '; '.join(
+                f'run {n!r} lists seeds {listed}, not {s}' for n, s, listed in missing)
+                + f'; add the seed to the run\'s "seeds" in {args.spec}')
     if not args.table_only:
         for name in names:
             seeds = spec['runs'][name].get('seeds', spec['seeds'])

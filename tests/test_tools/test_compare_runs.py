@@ -120,3 +120,24 @@ def test_reliability_figure_is_drawn_from_summaries_alone(tmp_path, capsys):
     assert plot.main([str(bad), '--out', str(tmp_path / 'x.png')]) == 2
     assert 'no calibration table' in capsys.readouterr().err
     assert not (tmp_path / 'x.png').exists()
+
+
+def test_run_benchmark_refuses_a_seed_the_run_does_not_list(tmp_path, capsys, monkeypatch):
+    # Asking for a seed a run does not list used to skip the run without a word; it must
+    # stop before training anything and name the run, its seeds and the file to edit.
+    run_benchmark = _tool('run_benchmark')
+    spec = tmp_path / 'b.json'
+    spec.write_text(json.dumps(dict(name='b', seeds=[0, 1, 2], splits={'b': 'val'}, runs=dict(
+        a=dict(config='c.py'), b=dict(config='c.py', seeds=[0])))))
+    trained = []
+    monkeypatch.setattr(run_benchmark, 'train', lambda *a: trained.append(a))
+    try:
+        run_benchmark.main([str(spec), '--runs', 'a', 'b', '--seeds', '1',
+                            '--results-dir', str(tmp_path)])
+    except SystemExit as exc:
+        assert exc.code == 2
+    else:
+        raise AssertionError('run_benchmark accepted a seed run b does not list')
+    err = capsys.readouterr().err
+    assert "run 'b' lists seeds [0], not 1" in err and str(spec) in err
+    assert trained == []
