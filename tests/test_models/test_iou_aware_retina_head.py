@@ -347,14 +347,14 @@ def test_shared_branch_rng_shifts_the_detectors_init():
 
 def test_isolated_decoupled_detector_config_starts_as_the_retinanet_config():
     """The shipped tiny configs, built and initialized as the runner does for one seed: the
-    decoupled IoU-aware detector with ``isolate_branch_rng`` equals RetinaNet's parameter
-    for parameter, so the benchmark's paired rows compare the same detector."""
+    default IoU-aware detector (decoupled, ``isolate_branch_rng``) equals RetinaNet's
+    parameter for parameter, so the benchmark's paired rows compare the same detector."""
     root = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
     models = {}
     for name, path, head in (
             ('retinanet', 'configs/retinanet/retinanet_tiny-r18_fpn_shapes.py', {}),
             ('ours', 'configs/iou_aware_retinanet/iou-aware-retinanet_tiny-r18_fpn_shapes.py',
-             dict(decoupled_iou=True, iou_convs=2, isolate_branch_rng=True))):
+             {})):  # the project's default: decoupled, on its own RNG stream
         cfg = Config.fromfile(osp.join(root, path))
         init_default_scope(cfg.get('default_scope', 'mmdet'))
         cfg.model.bbox_head.update(head)
