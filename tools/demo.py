@@ -4,7 +4,7 @@ Generates the dataset if it is missing, trains each config from scratch with
 tools/train.py (progress printed as it goes), runs tools/analyze_localization.py on each
 trained model, and prints metrics and correlations with the true IoU side by side.
 By default: the tiny RetinaNet and the tiny IoU-aware RetinaNet, 6 epochs each (half the
-benchmark schedule, so the demo fits in about 12 minutes on 2 CPU cores; --epochs 12 gives
+benchmark schedule, so the demo fits in about 12-14 minutes on 2 CPU cores; --epochs 12 gives
 the README's benchmark setting).
 
     python tools/demo.py [--configs CFG ...] [--epochs N] [--data data/shapes]

@@ -1,5 +1,6 @@
 # IoU-aware RetinaNet on the shapes benchmark, the project's default (the model base says
-# what differs from the paper; the paper's settings: ./iou-aware-retinanet_tiny-r18_fpn_paper_shapes.py).
+# what differs from the paper). The paper's settings:
+# ./iou-aware-retinanet_tiny-r18_fpn_paper_shapes.py.
 _base_ = [
     '../_base_/models/iou-aware-retinanet_tiny-r18_fpn.py',
     '../_base_/datasets/shapes_detection.py',
