@@ -54,6 +54,11 @@ def load_spec(path):
     return spec
 
 
+def run_seeds(spec, name):
+    """The seeds a run lists, else the benchmark's."""
+    return spec['runs'][name].get('seeds', spec['seeds'])
+
+
 def call(cmd, log, threads):
     print(f'[benchmark] $ {" ".join(cmd[1:])}  (log: {log})', flush=True)
     # A fixed thread count: CPU kernels may sum in another order with another count, and
@@ -151,15 +156,15 @@ def main(argv=None):
         parser.error(f'unknown run(s) {unknown}; {args.spec} has {list(spec["runs"])}')
     if args.seeds is not None and not args.table_only:
         # a seed a run does not list would otherwise be skipped without a word
-        missing = [(n, s, spec['runs'][n].get('seeds', spec['seeds'])) for n in names
-                   for s in args.seeds if s not in spec['runs'][n].get('seeds', spec['seeds'])]
+        missing = [(n, s, run_seeds(spec, n)) for n in names
+                   for s in args.seeds if s not in run_seeds(spec, n)]
         if missing:
             parser.error('--seeds: ' + '; '.join(
                 f'run {n!r} lists seeds {listed}, not {s}' for n, s, listed in missing)
                 + f'; add the seed to the run\'s "seeds" in {args.spec}')
     if not args.table_only:
         for name in names:
-            seeds = spec['runs'][name].get('seeds', spec['seeds'])
+            seeds = run_seeds(spec, name)
             for seed in (s for s in seeds if args.seeds is None or s in args.seeds):
                 work_dir, ckpt = train(spec, name, seed, args)
                 evaluate(spec, name, seed, work_dir, ckpt, args)

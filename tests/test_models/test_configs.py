@@ -137,10 +137,13 @@ DEFAULT_AS_TRAINED = [
 def test_default_iou_aware_config_is_the_measured_one(default, paper):
     """The default IoU-aware configs are the paper's plus exactly the settings the
     benchmark's default rows were trained with, nothing more and nothing less."""
-    from mmengine.config import DictAction
+    import argparse
+
+    from iou_aware.utils.cli import add_runner_args, load_config
+    parser = argparse.ArgumentParser()
+    add_runner_args(parser)  # the options parsed and merged as tools/train.py does
+    options = parser.parse_args(['--cfg-options', *DEFAULT_AS_TRAINED]).cfg_options
     ours = Config.fromfile(osp.join(ROOT, default))
-    as_trained = Config.fromfile(osp.join(ROOT, paper))
-    as_trained.merge_from_dict({k: DictAction._parse_iterable(v) for k, v in
-                                (o.split('=', 1) for o in DEFAULT_AS_TRAINED)})
+    as_trained = load_config(osp.join(ROOT, paper), options)
     assert ours.to_dict() == as_trained.to_dict()
     assert Config.fromfile(osp.join(ROOT, paper)).to_dict() != ours.to_dict()
