@@ -5,9 +5,11 @@ Every table in the README and ``docs/`` is generated from files laid out as
     docs/results/<benchmark>/<run name>/seed<k>/summary.json   localization analysis
                                                  metrics.json   tools/test.py --metrics-json
                                                  train.json     training step time, iterations
+                                                 recalibration.json  post-hoc maps (optional)
 
 ``summary.json`` is written by ``tools/analyze_localization.py`` (through :func:`write_json`),
-``metrics.json`` by ``tools/test.py``, ``train.json`` by ``tools/run_benchmark.py``. Tools
+``metrics.json`` by ``tools/test.py``, ``train.json`` by ``tools/run_benchmark.py``, ``recalibration.json`` by
+``tools/recalibration_study.py``. Tools
 read them only through :func:`load_run` / :func:`flatten`, so a change of layout is made
 here once. Pure Python and numpy: no mmdet needed to regenerate a table.
 """
@@ -22,6 +24,7 @@ import statistics
 SUMMARY_VERSION = 3  # 2: expected_calibration_error, localization_confidence;
 #                       3: the same calibration over all detections (*_all_detections)
 SUMMARY, METRICS, TRAIN = 'summary.json', 'metrics.json', 'train.json'
+RECALIBRATION = 'recalibration.json'
 
 # Column name -> (header, kind). kind: 'ap' (stored as a fraction, shown in percent),
 # 'r' (a correlation or an error, 3 decimals), 's' (seconds), 'n' (a count).
@@ -32,8 +35,17 @@ COLUMNS = {
     'r_iou_ge05': ('r pred IoU (IoU>=.5)', 'r'), 'r_cls_ge05': ('r cls (IoU>=.5)', 'r'),
     'r_score_ge05': ('r score (IoU>=.5)', 'r'),
     'r_iou_gt0': ('r pred IoU (IoU>0)', 'r'), 'r_cls_gt0': ('r cls (IoU>0)', 'r'),
+    # Spearman (rank) correlations: unchanged by any increasing map of a confidence
+    'rho_iou_ge05': ('rho pred IoU (IoU>=.5)', 'r'), 'rho_cls_ge05': ('rho cls (IoU>=.5)', 'r'),
+    'rho_iou_gt0': ('rho pred IoU (IoU>0)', 'r'), 'rho_cls_gt0': ('rho cls (IoU>0)', 'r'),
     'ece': ('ECE', 'r'), 'ece_all': ('ECE (all dets)', 'r'), 'sec_per_iter': ('s/iter', 's'),
     'detections': ('detections (IoU>0)', 'n'),
+    # recalibration.json: the analysed confidence before and after a held-out post-hoc map
+    'r_conf_gt0': ('r conf (IoU>0)', 'r'),
+    'ece_all_iso': ('ECE all, isotonic', 'r'), 'ece_iso': ('ECE IoU>0, isotonic', 'r'),
+    'r_conf_gt0_iso': ('r conf (IoU>0), isotonic', 'r'),
+    'ece_all_lin': ('ECE all, logit-linear', 'r'), 'ece_lin': ('ECE IoU>0, logit-linear', 'r'),
+    'r_conf_gt0_lin': ('r conf (IoU>0), logit-linear', 'r'),
 }
 METRIC_KEYS = {'AP': 'coco/bbox_mAP', 'AP50': 'coco/bbox_mAP_50', 'AP75': 'coco/bbox_mAP_75',
                'AP80': 'coco/bbox_mAP_80', 'AP90': 'coco/bbox_mAP_90', 'APs': 'coco/bbox_mAP_s',
@@ -68,8 +80,8 @@ def run_dir(root, benchmark, run, seed):
     return osp.join(root, benchmark, run, f'seed{seed}')
 
 
-def _pearson(summary, subset, name):
-    v = summary.get(subset, {}).get(name, {}).get('pearson')
+def _correlation(summary, subset, name, kind='pearson'):
+    v = summary.get(subset, {}).get(name, {}).get(kind)
     return float('nan') if v is None else float(v)
 
 
@@ -89,11 +101,14 @@ def flatten_summary(summary, path='summary.json'):
         # replaces these where both exist
         'AP': statistics.fmean(ap.values()) if ap else float('nan'),
         **{name: ap[key] for name, key in by_thr.items() if key in ap},
-        'r_iou_ge05': _pearson(summary, ge05, 'pred_iou'),
-        'r_cls_ge05': _pearson(summary, ge05, 'cls_score'),
-        'r_score_ge05': _pearson(summary, ge05, 'fused_score'),
-        'r_iou_gt0': _pearson(summary, gt0, 'pred_iou'),
-        'r_cls_gt0': _pearson(summary, gt0, 'cls_score'),
+        'r_iou_ge05': _correlation(summary, ge05, 'pred_iou'),
+        'r_cls_ge05': _correlation(summary, ge05, 'cls_score'),
+        'r_score_ge05': _correlation(summary, ge05, 'fused_score'),
+        'r_iou_gt0': _correlation(summary, gt0, 'pred_iou'),
+        'r_cls_gt0': _correlation(summary, gt0, 'cls_score'),
+        **{f'rho_{short}_{subset}': _correlation(summary, key, name, 'spearman')
+           for short, name in (('iou', 'pred_iou'), ('cls', 'cls_score'))
+           for subset, key in (('ge05', ge05), ('gt0', gt0))},
         'ece': float(ece['value']) if ece.get('value') is not None else float('nan'),
         'ece_all': float(ece_all['value']) if ece_all.get('value') is not None else float('nan'),
         'detections': summary['num_matched'],
@@ -112,9 +127,23 @@ def flatten_metrics(metrics, path='metrics.json'):
     return out
 
 
+def flatten_recalibration(report, path=RECALIBRATION):
+    """Columns of a recalibration report (:mod:`iou_aware.analysis.recalibration`)."""
+    for key in ('before', 'isotonic', 'logit_linear'):
+        if key not in report:
+            raise ResultsError(f'{path}: not a recalibration report (no {key!r})')
+    out = {'r_conf_gt0': report['before']['r_gt0']}
+    for method, suffix in (('isotonic', 'iso'), ('logit_linear', 'lin')):
+        figures = report[method]
+        out.update({f'ece_all_{suffix}': figures['ece_all'], f'ece_{suffix}': figures['ece'],
+                    f'r_conf_gt0_{suffix}': figures['r_gt0']})
+    return {k: float('nan') if v is None else float(v) for k, v in out.items()}
+
+
 def load_run(path):
     """One seed's flat row from ``path`` (a ``seed<k>`` folder): the columns of whichever
-    of summary.json, metrics.json and train.json it holds (at least one)."""
+    of summary.json, metrics.json and train.json it holds (at least one), plus
+    recalibration.json's where present."""
     row, found = {}, False
     readers = ((SUMMARY, flatten_summary), (METRICS, flatten_metrics),
                (TRAIN, lambda d, p: {'sec_per_iter': d.get('sec_per_iter')}))
@@ -123,6 +152,9 @@ def load_run(path):
         if osp.isfile(file):
             row.update(reader(read_json(file), file))
             found = True
+    file = osp.join(path, RECALIBRATION)  # an addition to a run's results, never alone
+    if found and osp.isfile(file):
+        row.update(flatten_recalibration(read_json(file), file))
     if not found:
         raise ResultsError(f'{path}: none of {SUMMARY}, {METRICS}, {TRAIN}')
     return row

@@ -11,6 +11,9 @@ from .localization import (CALIBRATION_BINS, calibration_table, correlations,
                            expected_calibration_error, true_ious)
 
 IOU_THRESHOLDS = np.round(np.linspace(0.5, 0.95, 10), 2)
+# detections.csv, one row per detection (write_report / read_detections)
+DETECTION_COLUMNS = ('img_id', 'label', 'x1', 'y1', 'x2', 'y2', 'fused_score', 'cls_score',
+                     'pred_iou', 'true_iou')
 
 
 def load_ground_truth(coco, classes, source='ground truth'):
@@ -133,12 +136,25 @@ def build_report(predictions, coco, classes, source='ground truth', progress=Fal
 def write_report(report, dets, out_dir):
     write_json(report, osp.join(out_dir, SUMMARY))
     with open(osp.join(out_dir, 'detections.csv'), 'w') as f:
-        f.write('img_id,label,x1,y1,x2,y2,fused_score,cls_score,pred_iou,true_iou\n')
+        f.write(','.join(DETECTION_COLUMNS) + '\n')
         for i in range(len(dets['fused_score'])):
             b = dets['bbox'][i]
             f.write(f'{int(dets["img_id"][i])},{int(dets["label"][i])},{b[0]:.2f},{b[1]:.2f},'
                     f'{b[2]:.2f},{b[3]:.2f},{dets["fused_score"][i]:.5f},{dets["cls_score"][i]:.5f},'
                     f'{dets["pred_iou"][i]:.5f},{dets["true_iou"][i]:.5f}\n')
+
+
+def read_detections(path):
+    """``detections.csv`` as written by :func:`write_report`: {column: float array}."""
+    with open(path) as f:
+        header = f.readline().strip().split(',')
+    if tuple(header) != DETECTION_COLUMNS:
+        raise ValueError(f'{path}: not a detections.csv of tools/analyze_localization.py '
+                         f'(header {",".join(header)!r}, expected {",".join(DETECTION_COLUMNS)!r})')
+    data = np.loadtxt(path, delimiter=',', skiprows=1, ndmin=2)
+    if data.shape[1] != len(DETECTION_COLUMNS):
+        raise ValueError(f'{path}: rows of {data.shape[1]} values, expected {len(DETECTION_COLUMNS)}')
+    return {name: data[:, i] for i, name in enumerate(DETECTION_COLUMNS)}
 
 
 def write_plots(report, dets, out_dir, title=''):

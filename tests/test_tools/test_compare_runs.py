@@ -2,6 +2,8 @@ import importlib.util
 import json
 import os.path as osp
 
+import pytest
+
 from iou_aware import results
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -141,3 +143,21 @@ def test_run_benchmark_refuses_a_seed_the_run_does_not_list(tmp_path, capsys, mo
     err = capsys.readouterr().err
     assert "run 'b' lists seeds [0], not 1" in err and str(spec) in err
     assert trained == []
+
+
+def test_rank_columns_read_the_spearman_figures(tmp_path):
+    s = summary(0.4, 0.5, r_iou=0.6)
+    s['correlation_with_true_iou']['pred_iou']['spearman'] = 0.35
+    s['correlation_with_true_iou']['cls_score']['spearman'] = 0.25
+    (tmp_path / 'summary.json').write_text(json.dumps(s))
+    row = results.load_run(str(tmp_path))
+    assert (row['r_iou_gt0'], row['rho_iou_gt0'], row['rho_cls_gt0']) == (0.6, 0.35, 0.25)
+    assert row['rho_iou_ge05'] == 0.35  # the fixture uses one table for both subsets
+
+
+def test_a_recalibration_report_alone_is_not_a_run(tmp_path):
+    figures = dict(ece=0.2, ece_all=0.01, r_gt0=0.5, r_ge05=0.6)
+    (tmp_path / results.RECALIBRATION).write_text(json.dumps(
+        dict(before=figures, isotonic=figures, logit_linear=figures)))
+    with pytest.raises(results.ResultsError, match='none of summary.json'):
+        results.load_run(str(tmp_path))
