@@ -152,6 +152,8 @@ def test_rescale_maps_boxes_back_to_the_original_image(iou_net):
     ('score_type', 'iou', 'score_type'),
     ('nms', dict(type='soft_nms', iou_threshold=0.5), 'nms.type'),
     ('refine', 5, 'refine'),
+    ('iou_calibration', dict(a=-1.0, b=0.0), 'iou_calibration'),
+    ('iou_calibration', dict(a=1.0), 'iou_calibration'),
 ])
 def test_bad_test_cfg_is_named(iou_net, key, value, match):
     with pytest.raises(ValueError, match=match):
@@ -210,3 +212,20 @@ def test_own_boxes_train_the_iou_head_in_a_real_loss_step():
     own.zero_grad()
     outs['own']['loss_iou'].backward()
     assert own.roi_head.iou_head.fc_iou.weight.grad.abs().sum() > 0
+
+
+def test_iou_calibration_maps_the_reported_iou_and_nothing_else(iou_net):
+    # Every stage on (IoU-guided NMS, cls x IoU scores, refinement): boxes, scores and
+    # labels must be those without the map, pred_ious the map of the raw ones.
+    packed = batch([3, 2], seed=8)
+    common = dict(nms=dict(type='iou_guided_nms', iou_threshold=0.5), score_type='cls_x_iou',
+                  refine=dict(steps=2, step_size=0.5, omega1=0.001, omega2=-0.01))
+    raw = predict(iou_net, packed, **common)
+    mapped = predict(iou_net, packed, iou_calibration=dict(a=0.8, b=-1.0), **common)
+    for r, m in zip(raw, mapped):
+        assert len(r) > 0
+        for key in ('bboxes', 'scores', 'labels', 'cls_scores'):
+            assert torch.equal(r[key], m[key]), key
+        p = r.pred_ious.double().clamp(1e-6, 1 - 1e-6)
+        expected = 1 / (1 + ((1 - p) / p) ** 0.8 * torch.exp(torch.tensor(1.0, dtype=p.dtype)))
+        torch.testing.assert_close(m.pred_ious.double(), expected, rtol=1e-5, atol=1e-6)

@@ -13,6 +13,7 @@ from mmengine.structures import InstanceData
 from torch import nn
 
 from iou_aware.engine.separate_clip import tag_clip_group
+from iou_aware.models.iou_calibration import calibrate_pred_ious, check_iou_calibration
 from iou_aware.ops import batched_iou_guided_nms
 
 
@@ -96,7 +97,8 @@ class IoUAwareRetinaHead(RetinaHead):
     score is below it, before the IoU branch is fused in. Detections also carry
     ``cls_scores`` and ``pred_ious`` for analysis. ``test_cfg.nms.type='iou_guided_nms'``
     switches to IoU-Net's IoU-guided NMS: clusters are ranked by predicted IoU and each
-    kept box takes its cluster's best fused score.
+    kept box takes its cluster's best fused score. ``test_cfg.iou_calibration=dict(a, b)``
+    maps the reported ``pred_ious`` after NMS (:mod:`iou_aware.models.iou_calibration`).
 
     Args:
         loss_iou (dict): loss on the IoU logits; must accept soft targets in [0, 1].
@@ -124,6 +126,8 @@ class IoUAwareRetinaHead(RetinaHead):
         self.decoupled_iou = decoupled_iou
         self.isolate_branch_rng = bool(isolate_branch_rng)  # read by _init_layers
         super().__init__(*args, **kwargs)
+        if self.test_cfg is not None:  # fail at build time, not on the first image
+            check_iou_calibration(self.test_cfg.get('iou_calibration'), 'IoUAwareRetinaHead: test_cfg')
         self.loss_iou = MODELS.build(loss_iou)
         if quality_cls_loss is not None:
             if not isinstance(quality_cls_loss, dict) or not quality_cls_loss.get('use_sigmoid'):
@@ -368,6 +372,14 @@ class IoUAwareRetinaHead(RetinaHead):
 
 
     def _bbox_post_process(self, results, cfg, rescale=False, with_nms=True, img_meta=None):
+        calibration = cfg.get('iou_calibration')
+        check_iou_calibration(calibration, 'IoUAwareRetinaHead: test_cfg')
+        results = self._nms_post_process(results, cfg, rescale, with_nms, img_meta)
+        # after NMS: the map changes the reported pred_ious only, never the ranking
+        results.pred_ious = calibrate_pred_ious(results.pred_ious, calibration)
+        return results
+
+    def _nms_post_process(self, results, cfg, rescale, with_nms, img_meta):
         nms_cfg = cfg.get('nms') or {}
         if not (with_nms and nms_cfg.get('type') == 'iou_guided_nms'):
             return super()._bbox_post_process(results, cfg, rescale=rescale,
