@@ -12,6 +12,8 @@ from torchvision.ops import box_iou
 
 import iou_aware  # noqa: F401
 
+from .calibration_reference import calibrated
+
 init_default_scope('mmdet')
 SIZE = 128
 STRIDES = [8, 16, 32, 64, 128]
@@ -125,9 +127,7 @@ def test_iou_calibration_maps_the_reported_iou_after_nms_and_nothing_else(nms):
     assert len(raw) > 0
     for key in ('bboxes', 'scores', 'labels', 'cls_scores'):
         assert torch.equal(raw[key], mapped[key]), key
-    p = raw.pred_ious.double().clamp(1e-6, 1 - 1e-6)
-    # sigmoid(a * logit(p) + b) written as 1 / (1 + ((1 - p) / p) ** a * e ** -b)
-    expected = 1 / (1 + ((1 - p) / p) ** 0.8 * torch.exp(torch.tensor(1.0, dtype=p.dtype)))
+    expected = calibrated(raw.pred_ious, a=0.8, b=-1.0)
     torch.testing.assert_close(mapped.pred_ious.double(), expected, rtol=1e-5, atol=1e-6)
 
 
