@@ -41,6 +41,7 @@ COLUMNS = ['ece_all', 'ece_all_iso', 'ece_all_lin', 'ece', 'ece_iso', 'ece_lin',
 # detections.csv keeps 5 decimals, so figures recomputed from it differ from the summary's
 # in the 5th-6th decimal (and a matched count by the few true IoUs below 5e-6)
 MATCH_TOLERANCE = 1e-4
+MATCHED_COUNT_TOLERANCE = 1e-3  # share of the matched detections (at least 2)
 
 
 def confidence_of(dets):
@@ -65,7 +66,8 @@ def mismatch(dets, summary):
     want_matched = summary.get('num_matched') or 0
     # A true IoU below 5e-6 is written as 0.00000: a few matched detections may read as 0.
     if (len(confidence) != summary.get('num_detections')
-            or abs(int(matched.sum()) - want_matched) > max(2, MATCH_TOLERANCE * 10 * want_matched)):
+            or abs(int(matched.sum()) - want_matched)
+            > max(2, MATCHED_COUNT_TOLERANCE * want_matched)):
         return (f'{len(confidence)} detections ({matched.sum()} with IoU > 0), summary has '
                 f'{summary.get("num_detections")} ({summary.get("num_matched")})')
     ece = expected_calibration_error(confidence[matched], dets['true_iou'][matched])
