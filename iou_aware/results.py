@@ -8,10 +8,10 @@ Every table in the README and ``docs/`` is generated from files laid out as
                                                  recalibration.json  post-hoc maps (optional)
 
 ``summary.json`` is written by ``tools/analyze_localization.py`` (through :func:`write_json`),
-``metrics.json`` by ``tools/test.py``, ``train.json`` by ``tools/run_benchmark.py``, ``recalibration.json`` by
-``tools/recalibration_study.py``. Tools
-read them only through :func:`load_run` / :func:`flatten`, so a change of layout is made
-here once. Pure Python and numpy: no mmdet needed to regenerate a table.
+``metrics.json`` by ``tools/test.py``, ``train.json`` by ``tools/run_benchmark.py``,
+``recalibration.json`` by ``tools/recalibration_study.py``. Tools read them only through
+:func:`load_run` / :func:`flatten`, so a change of layout is made here once. Pure Python
+and numpy: no mmdet needed to regenerate a table.
 """
 import glob
 import json

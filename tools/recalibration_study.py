@@ -26,15 +26,13 @@ import glob
 import os.path as osp
 import sys
 
-import numpy as np
-
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)  # tools/ run from a checkout
 
 from iou_aware import results  # noqa: E402
 from iou_aware.analysis.localization import expected_calibration_error  # noqa: E402
 from iou_aware.analysis.recalibration import recalibration_report  # noqa: E402
-from iou_aware.analysis.report import read_detections  # noqa: E402
+from iou_aware.analysis.report import localization_confidence, read_detections  # noqa: E402
 
 COLUMNS = ['ece_all', 'ece_all_iso', 'ece_all_lin', 'ece', 'ece_iso', 'ece_lin',
            'r_conf_gt0', 'r_conf_gt0_iso', 'r_conf_gt0_lin']
@@ -45,8 +43,8 @@ MATCHED_COUNT_TOLERANCE = 1e-3  # share of the matched detections (at least 2)
 
 
 def confidence_of(dets):
-    """The analysis's rule (iou_aware/analysis/report.py): pred_iou if the model has one."""
-    name = 'pred_iou' if np.isfinite(dets['pred_iou']).any() else 'cls_score'
+    """(name, values) of the confidence the analysis used."""
+    name = localization_confidence(dets)
     return name, dets[name]
 
 

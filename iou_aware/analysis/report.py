@@ -83,6 +83,12 @@ def ap_by_threshold(coco, cat_ids, dets, max_dets=100):
     return [max(ap, 0.0) for ap in ap_at_iou_thresholds(ev)]
 
 
+def localization_confidence(dets):
+    """The column analysed as the localization confidence: ``pred_iou`` where the model
+    outputs one (any finite value), else ``cls_score``."""
+    return 'pred_iou' if np.isfinite(dets['pred_iou']).any() else 'cls_score'
+
+
 def build_report(predictions, coco, classes, source='ground truth', progress=False):
     """The whole analysis as a JSON-ready dict (plus the per-detection table).
 
@@ -94,11 +100,11 @@ def build_report(predictions, coco, classes, source='ground truth', progress=Fal
     dets = detection_table(predictions, gt, progress)
     matched = dets['true_iou'] > 0
     positive = dets['true_iou'] >= 0.5
-    has_iou = bool(np.isfinite(dets['pred_iou']).any())
+    confidence = localization_confidence(dets)
+    has_iou = confidence == 'pred_iou'
     confidences = {'cls_score': dets['cls_score'], 'fused_score': dets['fused_score']}
     if has_iou:
         confidences['pred_iou'] = dets['pred_iou']
-    confidence = 'pred_iou' if has_iou else 'cls_score'
     calibrated = (dets[confidence][matched], dets['true_iou'][matched])
     # Over every detection too (true IoU 0 included: false positives should predict 0).
     # Dropping the zeros, as the IoU > 0 figures do, makes a predictor that is calibrated
