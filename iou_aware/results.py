@@ -6,12 +6,16 @@ Every table in the README and ``docs/`` is generated from files laid out as
                                                  metrics.json   tools/test.py --metrics-json
                                                  train.json     training step time, iterations
                                                  recalibration.json  post-hoc maps (optional)
+                                                 detections.npz  the raw detections (runs
+                                                                 made since 2026-12-06)
 
 ``summary.json`` is written by ``tools/analyze_localization.py`` (through :func:`write_json`),
 ``metrics.json`` by ``tools/test.py``, ``train.json`` by ``tools/run_benchmark.py``,
 ``recalibration.json`` by ``tools/recalibration_study.py``. Tools read them only through
-:func:`load_run` / :func:`flatten`, so a change of layout is made here once. Pure Python
-and numpy: no mmdet needed to regenerate a table.
+:func:`load_run` / :func:`flatten`, so a change of layout is made here once. Each JSON record carries
+a ``provenance`` entry (git commit, resolved-config hash; :mod:`iou_aware.utils.provenance`)
+where it was made since 2026-12-06. Pure Python and numpy: no mmdet needed to regenerate a
+table.
 """
 import glob
 import json
@@ -21,10 +25,13 @@ import os.path as osp
 import re
 import statistics
 
-SUMMARY_VERSION = 3  # 2: expected_calibration_error, localization_confidence;
-#                       3: the same calibration over all detections (*_all_detections)
+SUMMARY_VERSION = 4  # 2: expected_calibration_error, localization_confidence;
+#                       3: the same calibration over all detections (*_all_detections);
+#                       4: detection_calibration (LaECE_0, LaACE_0, LRP_0, oLRP), provenance
 SUMMARY, METRICS, TRAIN = 'summary.json', 'metrics.json', 'train.json'
 RECALIBRATION = 'recalibration.json'
+RAW_DETECTIONS = 'detections.npz'  # iou_aware.analysis.report.write_raw_detections
+PROTOCOL = 'protocol.json'  # tools/analysis/calibration_protocol.py
 
 # Column name -> (header, kind). kind: 'ap' (stored as a fraction, shown in percent),
 # 'r' (a correlation or an error, 3 decimals), 's' (seconds), 'n' (a count).
@@ -47,6 +54,21 @@ COLUMNS = {
     'ece_all_lin': ('ECE all, logit-linear', 'r'), 'ece_lin': ('ECE IoU>0, logit-linear', 'r'),
     'r_conf_gt0_lin': ('r conf (IoU>0), logit-linear', 'r'),
 }
+# The field's calibration figures (in %, as the papers report them): protocol.json columns
+# '<metric>_<stage>_<confidence>', e.g. laece0_thr_score = LaECE_0 of the shipped score under
+# the val-fitted LRP-optimal thresholds; summary.json gives olrp (oLRP at 0.5, shipped score).
+PROTOCOL_CONFIDENCES = {'cls': 'cls_score', 'iou': 'pred_iou', 'score': 'fused_score',
+                        'exp': 'cls_x_iou', 'oracle': 'oracle_true_iou',
+                        'oracle_exp': 'oracle_cls_x_true_iou'}
+PROTOCOL_STAGES = {'all': 'all', 'thr': 'thresholded', 'iso': 'isotonic', 'lin': 'linear'}
+PROTOCOL_METRICS = {'laece0': ('LaECE_0', 'laece'), 'laace0': ('LaACE_0', 'laace'),
+                    'lrp0': ('LRP_0', 'lrp')}
+for _m, (_mh, _) in PROTOCOL_METRICS.items():
+    for _s in PROTOCOL_STAGES:
+        for _c in PROTOCOL_CONFIDENCES:
+            COLUMNS[f'{_m}_{_s}_{_c}'] = (f'{_mh} {_s} ({_c})', 'ap')
+COLUMNS['olrp'] = ('oLRP', 'ap')
+COLUMNS['laece0_1'] = ('LaECE (tau 0.1)', 'ap')
 METRIC_KEYS = {'AP': 'coco/bbox_mAP', 'AP50': 'coco/bbox_mAP_50', 'AP75': 'coco/bbox_mAP_75',
                'AP80': 'coco/bbox_mAP_80', 'AP90': 'coco/bbox_mAP_90', 'APs': 'coco/bbox_mAP_s',
                'APm': 'coco/bbox_mAP_m', 'APl': 'coco/bbox_mAP_l'}
@@ -112,7 +134,17 @@ def flatten_summary(summary, path='summary.json'):
         'ece': float(ece['value']) if ece.get('value') is not None else float('nan'),
         'ece_all': float(ece_all['value']) if ece_all.get('value') is not None else float('nan'),
         'detections': summary['num_matched'],
+        **_field_calibration_columns(summary),
     }
+
+
+def _field_calibration_columns(summary):
+    """oLRP and the SAOD LaECE of the shipped score from summary version >= 4."""
+    figures = ((summary.get('detection_calibration') or {}).get('by_confidence') or {}).get(
+        'fused_score')
+    if not figures:
+        return {}
+    return {'olrp': float(figures['olrp']['olrp']), 'laece0_1': float(figures['laece_0_1'])}
 
 
 def flatten_metrics(metrics, path='metrics.json'):
@@ -124,6 +156,22 @@ def flatten_metrics(metrics, path='metrics.json'):
         m = CLASS_AP.match(key)
         if m:
             out[f'AP_{m.group(1)}'] = float(value)
+    return out
+
+
+def flatten_protocol(report, path=PROTOCOL):
+    """Columns of a protocol report (:mod:`iou_aware.analysis.protocol`)."""
+    by = report.get('by_confidence')
+    if not isinstance(by, dict):
+        raise ResultsError(f'{path}: not a calibration protocol report (no by_confidence)')
+    out = {}
+    for short, name in PROTOCOL_CONFIDENCES.items():
+        for stage, key in PROTOCOL_STAGES.items():
+            figures = (by.get(name) or {}).get(key) or {}
+            for column, (_, field) in PROTOCOL_METRICS.items():
+                value = figures.get(field)
+                if value is not None:
+                    out[f'{column}_{stage}_{short}'] = float(value)
     return out
 
 
@@ -152,9 +200,10 @@ def load_run(path):
         if osp.isfile(file):
             row.update(reader(read_json(file), file))
             found = True
-    file = osp.join(path, RECALIBRATION)  # an addition to a run's results, never alone
-    if found and osp.isfile(file):
-        row.update(flatten_recalibration(read_json(file), file))
+    for name, reader in ((RECALIBRATION, flatten_recalibration), (PROTOCOL, flatten_protocol)):
+        file = osp.join(path, name)  # additions to a run's results, never alone
+        if found and osp.isfile(file):
+            row.update(reader(read_json(file), file))
     if not found:
         raise ResultsError(f'{path}: none of {SUMMARY}, {METRICS}, {TRAIN}')
     return row

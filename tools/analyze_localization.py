@@ -5,7 +5,8 @@
 Runs the model, then writes to DIR (default: work_dirs/analysis/<config name>):
 summary.json (correlations of each confidence with the true IoU, calibration table and
 expected calibration error, AP at IoU 0.50..0.95; schema in iou_aware/results.py),
-detections.csv (one row per detection), scatter.png and calibration_and_ap.png (reliability
+detections.csv (one row per detection), detections.npz (the raw detections, compressed:
+a new metric is computed from it without rerunning the model), scatter.png and calibration_and_ap.png (reliability
 diagram, AP by threshold), and prints the tables. The true IoU of a detection is its best IoU
 with a ground truth of the same class. Works for models without an IoU branch (then the
 classification score is analysed alone).
@@ -21,6 +22,7 @@ from mmengine.runner import Runner
 import iou_aware  # noqa: F401  (registers our components before the config is built)
 from iou_aware.analysis.report import build_report, markdown_summary, write_plots, write_report
 from iou_aware.utils.dataset_checks import coco_split_files
+from iou_aware.utils.provenance import provenance
 from iou_aware.utils.cli import (add_runner_args, check_checkpoint_or_fail, check_datasets_or_fail,
                                  fail, parse_runner_args, prepare_config, run_or_fail)
 
@@ -69,8 +71,9 @@ def main(argv=None):
     report, dets = build_report(predictions, coco, classes, source=ann_file, progress=True)
     if report['num_detections'] == 0 and predictions:
         print('warning: the model made no detections; every AP is 0 and correlations are undefined')
-    report.update(config=args.config, checkpoint=args.checkpoint)
-    write_report(report, dets, out)
+    report.update(config=args.config, checkpoint=args.checkpoint,
+                  provenance=provenance(cfg, args.config, args.cfg_options))
+    write_report(report, dets, out, image_ids=[p['img_id'] for p in predictions])
     write_plots(report, dets, out, title=osp.splitext(osp.basename(args.config))[0])
     print(markdown_summary(report))
     print(f'report written to {out}')

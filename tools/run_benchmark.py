@@ -3,7 +3,7 @@ the table.
 
     python tools/run_benchmark.py configs/benchmarks/bccd.json [--runs NAME ...]
         [--seeds K ...] [--work-dir work_dirs/benchmarks] [--results-dir docs/results]
-        [--table-only]
+        [--table-only] [--verify]
 
 A benchmark file names its runs (a config and optional ``cfg_options``, or ``eval_of``
 another run to re-evaluate that run's checkpoints with other test-time options), the
@@ -18,6 +18,8 @@ runs ``tools/test.py --metrics-json`` and ``tools/analyze_localization.py`` and 
 threads (default 1), so results do not depend on the machine's core count. Steps whose outputs exist are
 skipped, so the command can be rerun after an interruption or with more seeds. Finally
 it prints the table of every run (mean ± sd over seeds) from the results files alone.
+``--verify`` retrains the selected runs from scratch and says whether each committed
+metrics.json reproduces.
 """
 import argparse
 import json
@@ -106,9 +108,17 @@ def train(spec, name, seed, args):
     summary = read_run_summary(work_dir)
     stats = dict(sec_per_iter=summary['sec_per_iter'], iters=summary['iters'],
                  wall_s=round(time.time() - start, 1), config=run['config'],
-                 cfg_options=run.get('cfg_options', []), seed=seed, threads=args.threads)
+                 cfg_options=run.get('cfg_options', []), seed=seed, threads=args.threads,
+                 provenance=training_provenance(run))
     results.write_json(stats, done_marker)
     return work_dir, checkpoint_of(work_dir)
+
+
+def training_provenance(run):
+    from iou_aware.utils.provenance import parse_options, provenance
+    from iou_aware.utils.cli import load_config
+    options = parse_options(run['cfg_options']) if run.get('cfg_options') else None
+    return provenance(load_config(run['config'], options), run['config'], options)
 
 
 def evaluate(spec, name, seed, work_dir, ckpt, args):
@@ -131,7 +141,41 @@ def evaluate(spec, name, seed, work_dir, ckpt, args):
             call([sys.executable, 'tools/analyze_localization.py', run['config'], ckpt,
                   '--out-dir', analysis, *opts], osp.join(eval_dir, 'analyze.log'), args.threads)
             shutil.copy(osp.join(analysis, results.SUMMARY), summary)
+            shutil.copy(osp.join(analysis, results.RAW_DETECTIONS), osp.join(out, results.RAW_DETECTIONS))
         shutil.copy(osp.join(work_dir, 'train_done.json'), osp.join(out, results.TRAIN))
+
+
+def verify(spec, name, seed, args):
+    """Retrain (run, seed) from scratch in a separate work folder and compare its test
+    metrics with the committed metrics.json of every split: True when all reproduce."""
+    base, run = training_config(spec, name)
+    fresh = argparse.Namespace(**vars(args))
+    fresh.work_dir = osp.join(args.work_dir, 'verify')
+    work_dir, ckpt = train(spec, name, seed, fresh)
+    options = [f'randomness.seed={seed}', *run.get('cfg_options', [])]
+    options += spec['runs'][name].get('cfg_options', []) if name != base else []
+    same = True
+    for folder, split_options in spec['splits'].items():
+        committed = osp.join(results.run_dir(args.results_dir, folder, name, seed), results.METRICS)
+        if not osp.isfile(committed):
+            print(f'[verify] {folder}/{name}/seed{seed}: no committed {results.METRICS}')
+            same = False
+            continue
+        eval_dir = osp.join(work_dir, 'eval', folder, name)
+        os.makedirs(eval_dir, exist_ok=True)
+        got_path = osp.join(eval_dir, 'verify_' + results.METRICS)
+        call([sys.executable, 'tools/test.py', run['config'], ckpt, '--work-dir', eval_dir,
+              '--metrics-json', got_path, '--cfg-options', *options, *split_options],
+             osp.join(eval_dir, 'test.log'), args.threads)
+        want = results.flatten_metrics(results.read_json(committed), committed)
+        got = results.flatten_metrics(results.read_json(got_path), got_path)
+        moved = {k: (want[k], got.get(k)) for k in want if got.get(k) != want[k]}
+        same &= not moved
+        print(f'[verify] {folder}/{name}/seed{seed}: ' + (
+            'reproduces (every metric equal)' if not moved else 'DIFFERS: ' + ', '.join(
+                f'{k} {100 * w:.1f} -> {"-" if g is None else f"{100 * g:.1f}"}'
+                for k, (w, g) in moved.items())), flush=True)
+    return same
 
 
 def main(argv=None):
@@ -148,6 +192,9 @@ def main(argv=None):
     parser.add_argument('--table-only', action='store_true',
                         help='print the table from the results files; run nothing')
     parser.add_argument('--columns', nargs='+', default=None)
+    parser.add_argument('--verify', action='store_true',
+                        help='retrain the selected runs from scratch (under WORK_DIR/verify) '
+                        'and report whether their committed metrics reproduce; exit 1 if not')
     args = parser.parse_args(argv)
     spec = load_spec(args.spec)
     names = args.runs or list(spec['runs'])
@@ -162,6 +209,11 @@ def main(argv=None):
             parser.error('--seeds: ' + '; '.join(
                 f'run {n!r} lists seeds {listed}, not {s}' for n, s, listed in missing)
                 + f'; add the seed to the run\'s "seeds" in {args.spec}')
+    if args.verify:
+        trained = [n for n in names if 'eval_of' not in spec['runs'][n]]
+        ok = all([verify(spec, n, s, args) for n in trained for s in run_seeds(spec, n)
+                  if args.seeds is None or s in args.seeds])
+        return 0 if ok else 1
     if not args.table_only:
         for name in names:
             seeds = run_seeds(spec, name)

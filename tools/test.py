@@ -18,6 +18,7 @@ import iou_aware  # noqa: F401  (registers our components before the config is b
 from iou_aware.utils.cpu_distributed import finish_distributed
 from iou_aware.utils.cli import (add_runner_args, check_checkpoint_or_fail, check_datasets_or_fail,
                                  fail, parse_runner_args, prepare_config, run_or_fail)
+from iou_aware.utils.provenance import provenance
 
 
 def parse_args(argv=None):
@@ -35,6 +36,7 @@ def parse_args(argv=None):
 
 def build_runner(args):
     cfg = prepare_config(args)
+    args.provenance = provenance(cfg, args.config, args.cfg_options)
     if not os.path.isfile(args.checkpoint):
         fail(f'checkpoint not found: {args.checkpoint}')
     cfg.load_from = args.checkpoint
@@ -61,8 +63,10 @@ def main(argv=None):
     metrics = run_or_fail(build_runner(args).test)
     from mmengine.dist import is_main_process
     if args.metrics_json and is_main_process():
+        record = {k: float(v) for k, v in metrics.items()}
+        record['provenance'] = args.provenance
         with open(args.metrics_json, 'w') as f:
-            json.dump({k: float(v) for k, v in metrics.items()}, f, indent=2, sort_keys=True)
+            json.dump(record, f, indent=2, sort_keys=True)
     finish_distributed()
     return metrics
 

@@ -10,5 +10,9 @@ model = dict(
         iou_convs=2,
         class_aware_iou=True,
         extra_iou_targets=dict(gamma=1.0),
-        isolate_branch_rng=True))
+        isolate_branch_rng=True),
+    # score = cls x predicted IoU, as the tiny default (which says why)
+    test_cfg=dict(_delete_=True, nms_pre=1000, min_bbox_size=0, score_thr=0.0025,
+                  nms=dict(type='nms', iou_threshold=0.5), max_per_img=100,
+                  score_type='cls_x_iou', cls_score_thr=0.05))
 optim_wrapper = dict(type='SeparateClipOptimWrapper')

@@ -7,6 +7,7 @@ import numpy as np
 
 from iou_aware.datasets.annotation_checks import sanitize_coco_api
 from iou_aware.results import SUMMARY, SUMMARY_VERSION, write_json
+from . import detection_calibration as dc
 from .localization import (CALIBRATION_BINS, calibration_table, correlations,
                            expected_calibration_error, true_ious)
 
@@ -89,12 +90,39 @@ def localization_confidence(dets):
     return 'pred_iou' if np.isfinite(dets['pred_iou']).any() else 'cls_score'
 
 
-def build_report(predictions, coco, classes, source='ground truth', progress=False):
+def field_calibration(dets, gt, confidences, num_classes):
+    """The field's figures for each confidence over every emitted detection
+    (:mod:`iou_aware.analysis.detection_calibration`): LaECE_0, LaACE_0, LRP_0 (matching at
+    IoU > 0, target IoU of the matched object, 0 for a duplicate or background), the SAOD
+    LaECE at tau 0.1, and oLRP at 0.5 with its components."""
+    out = {}
+    for name, scores in confidences.items():
+        scores = np.clip(np.nan_to_num(scores, nan=0.0), 0.0, 1.0)
+        m0 = dc.match_detections(dets, gt, scores, 0.0, num_classes)
+        m01 = dc.match_detections(dets, gt, scores, dc.SAOD_TAU, num_classes)
+        r0 = dc.lrp(dets, gt, scores, 0.0, num_classes, match=m0)
+        olrp = dc.optimal_lrp(dets, gt, scores, 0.5, num_classes)
+        out[name] = dict(
+            laece_0=dc.laece(dets, gt, scores, 0.0, num_classes=num_classes, match=m0)['laece'],
+            laace_0=dc.laace(dets, gt, scores, 0.0, num_classes=num_classes, match=m0)['laace'],
+            laece_0_1=dc.laece(dets, gt, scores, dc.SAOD_TAU, num_classes=num_classes,
+                               match=m01)['laece'],
+            lrp_0={k: r0[k] for k in ('lrp', 'lrp_loc', 'lrp_fp', 'lrp_fn')},
+            olrp={k: olrp[k] for k in ('olrp', 'olrp_loc', 'olrp_fp', 'olrp_fn')},
+            olrp_thresholds=olrp['per_class']['threshold'])
+    return out
+
+
+def build_report(predictions, coco, classes, source='ground truth', progress=False,
+                 score_thresholds=None):
     """The whole analysis as a JSON-ready dict (plus the per-detection table).
 
     The localization confidence is the predicted IoU where the model outputs one
     (``pred_ious``), else the classification score; its calibration table and expected
-    calibration error are taken over detections with true IoU > 0.
+    calibration error are taken over detections with true IoU > 0. ``detection_calibration``
+    holds the field's figures (:func:`field_calibration`) for each confidence;
+    ``score_thresholds`` (the test-time thresholds and caps the detections passed, from the
+    config) is recorded beside them, since a binned error can be lowered by thresholding.
     """
     gt, cat_ids, gt_report = load_ground_truth(coco, classes, source)
     dets = detection_table(predictions, gt, progress)
@@ -135,12 +163,19 @@ def build_report(predictions, coco, classes, source='ground truth', progress=Fal
         calibration_all_detections=calibration_table(*every),
         expected_calibration_error_all_detections=ece_entry(*every, 'all'),
         ap_by_iou_threshold=dict(zip((f'{t:.2f}' for t in IOU_THRESHOLDS),
-                                     ap_by_threshold(coco, cat_ids, dets))))
+                                     ap_by_threshold(coco, cat_ids, dets))),
+        detection_calibration=dict(
+            detections='every emitted detection', score_thresholds=score_thresholds,
+            by_confidence=field_calibration(dets, gt, confidences, len(classes))))
     return report, dets
 
 
-def write_report(report, dets, out_dir):
+def write_report(report, dets, out_dir, image_ids=None):
+    """summary.json, detections.csv and (given the ids of the images the model ran on) the
+    raw detections.npz."""
     write_json(report, osp.join(out_dir, SUMMARY))
+    if image_ids is not None:
+        write_raw_detections(dets, image_ids, osp.join(out_dir, RAW_DETECTIONS))
     with open(osp.join(out_dir, 'detections.csv'), 'w') as f:
         f.write(','.join(DETECTION_COLUMNS) + '\n')
         for i in range(len(dets['fused_score'])):
@@ -148,6 +183,41 @@ def write_report(report, dets, out_dir):
             f.write(f'{int(dets["img_id"][i])},{int(dets["label"][i])},{b[0]:.2f},{b[1]:.2f},'
                     f'{b[2]:.2f},{b[3]:.2f},{dets["fused_score"][i]:.5f},{dets["cls_score"][i]:.5f},'
                     f'{dets["pred_iou"][i]:.5f},{dets["true_iou"][i]:.5f}\n')
+
+
+RAW_DETECTIONS = 'detections.npz'
+# detections.npz: the model's raw output per detection (what a new metric needs: no true IoU,
+# which depends on the ground truth), plus the ids of every image the model was run on
+RAW_COLUMNS = {'img_id': np.int64, 'label': np.int16, 'bbox': np.float32,
+               'fused_score': np.float32, 'cls_score': np.float32, 'pred_iou': np.float32}
+
+
+def write_raw_detections(dets, image_ids, path):
+    """The raw detections as a compressed .npz (about 20 bytes a detection). float32 is
+    what the models output, so a summary recomputed from it equals the original."""
+    np.savez_compressed(path, image_ids=np.asarray(image_ids, np.int64),
+                        **{k: np.asarray(dets[k]).astype(t) for k, t in RAW_COLUMNS.items()})
+
+
+def predictions_from_raw_detections(path):
+    """``detections.npz`` back into per-image predictions, as :func:`build_report` takes
+    them (``[{'img_id', 'pred_instances': {...}}]``, every image the model was run on)."""
+    try:
+        data = np.load(path)
+        cols = {k: data[k] for k in RAW_COLUMNS}
+        image_ids = data['image_ids']
+    except (OSError, KeyError, ValueError) as exc:
+        raise ValueError(f'{path}: not a {RAW_DETECTIONS} of tools/analyze_localization.py '
+                         f'({type(exc).__name__}: {exc})')
+    out = []
+    for img_id in image_ids:
+        sel = cols['img_id'] == img_id
+        inst = dict(bboxes=cols['bbox'][sel], labels=cols['label'][sel].astype(np.int64),
+                    scores=cols['fused_score'][sel], cls_scores=cols['cls_score'][sel])
+        if np.isfinite(cols['pred_iou'][sel]).any() or not sel.any():
+            inst['pred_ious'] = cols['pred_iou'][sel]
+        out.append(dict(img_id=int(img_id), pred_instances=inst))
+    return out
 
 
 def read_detections(path):

@@ -1,6 +1,8 @@
 """Loads the compiled op library iou_aware._C, remembering why if it cannot."""
 import warnings
 
+import torch  # noqa: F401  (loads libc10/libtorch, which _C links against, before _C)
+
 try:
     from iou_aware import _C  # noqa: F401  (importing it registers torch.ops.iou_aware.*)
     EXTENSION_ERROR = None

@@ -70,3 +70,13 @@ def test_ops_import_and_run_without_mm_packages():
     out = subprocess.run([sys.executable, '-c', SCRIPT], capture_output=True, text=True,
                          cwd=ROOT, env={'PYTHONPATH': ROOT, 'PATH': '/usr/bin:/bin'}, timeout=300)
     assert out.returncode == 0 and out.stdout.strip().endswith('ok'), out.stderr[-3000:]
+
+
+def test_the_extension_loads_when_iou_aware_is_imported_first():
+    """`import iou_aware` before anything imports torch: _C links against libc10, which is
+    only found once torch is loaded, so the package must load torch first (else every op
+    silently falls back to the slow reference)."""
+    out = subprocess.run([sys.executable, '-c', 'import iou_aware.ops._library as lib; '
+                          'print(lib.EXTENSION_ERROR)'], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == 'None'

@@ -40,7 +40,8 @@ def test_benchmark_detectors_times_two_rows_and_writes_json(tiny_shapes, tmp_pat
     table = tmp_path / 'bench.json'
     out = run_tool('benchmark_detectors.py', '--images', '2', '--train-steps', '1',
                    '--rounds', '1', '--json', str(table),
-                   '--model', 'base', cfg, '--model', 'iou', iou_cfg, 'model.test_cfg.alpha=0.4',
+                   '--model', 'base', cfg, '--model', 'iou', iou_cfg, 'model.test_cfg.score_type=geometric',
+                   'model.test_cfg.alpha=0.4',
                    '--cfg-options', *data_options(tiny_shapes),
                    'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
                    'val_dataloader.num_workers=0', 'val_dataloader.persistent_workers=False',

@@ -14,6 +14,7 @@ from torch import nn
 
 from iou_aware.engine.separate_clip import tag_clip_group
 from iou_aware.models.iou_calibration import calibrate_pred_ious, check_iou_calibration
+from iou_aware.models.scoring import check_scoring, fuse_scores
 from iou_aware.ops import batched_iou_guided_nms
 
 
@@ -91,9 +92,12 @@ class IoUAwareRetinaHead(RetinaHead):
     trained on every anchor. The IoU branch is kept (as configured) beside it, so the two
     quality estimates can be compared on one detector.
 
-    Inference: the detection score is ``cls ** alpha * iou ** (1 - alpha)`` (paper Eq. 7,
-    ``test_cfg.alpha``, default 0.5), used for the pre-NMS top-k, the score threshold and
-    NMS. ``test_cfg.cls_score_thr`` (optional) first drops anchors whose classification
+    Inference: the detection score is made as ``test_cfg.score_type`` says
+    (:mod:`iou_aware.models.scoring`): ``'cls_x_iou'`` (the expected IoU, the default),
+    ``'geometric'`` (paper Eq. 7, ``cls ** alpha * iou ** (1 - alpha)``, ``test_cfg.alpha``;
+    a config that sets only ``alpha`` means this) or ``'cls'``; it is used for the pre-NMS
+    top-k, the score threshold and NMS. ``test_cfg.cls_score_thr`` (optional) first drops
+    anchors whose classification
     score is below it, before the IoU branch is fused in. Detections also carry
     ``cls_scores`` and ``pred_ious`` for analysis. ``test_cfg.nms.type='iou_guided_nms'``
     switches to IoU-Net's IoU-guided NMS: clusters are ranked by predicted IoU and each
@@ -126,8 +130,10 @@ class IoUAwareRetinaHead(RetinaHead):
         self.decoupled_iou = decoupled_iou
         self.isolate_branch_rng = bool(isolate_branch_rng)  # read by _init_layers
         super().__init__(*args, **kwargs)
+        self.score_type, self.alpha = 'cls_x_iou', 0.5
         if self.test_cfg is not None:  # fail at build time, not on the first image
             check_iou_calibration(self.test_cfg.get('iou_calibration'), 'IoUAwareRetinaHead: test_cfg')
+            self.score_type, self.alpha = check_scoring(self.test_cfg, 'IoUAwareRetinaHead: test_cfg')
         self.loss_iou = MODELS.build(loss_iou)
         if quality_cls_loss is not None:
             if not isinstance(quality_cls_loss, dict) or not quality_cls_loss.get('use_sigmoid'):
@@ -335,7 +341,8 @@ class IoUAwareRetinaHead(RetinaHead):
         the paper fuses first, so the IoU can rescue a well-localized, low-cls anchor.
         """
         cfg = self.test_cfg if cfg is None else cfg
-        alpha = cfg.get('alpha', 0.5)
+        score_type, alpha = ((self.score_type, self.alpha) if cfg is self.test_cfg
+                             else check_scoring(cfg, 'IoUAwareRetinaHead: test_cfg'))
         nms_pre = cfg.get('nms_pre', -1)
         score_thr = cfg.get('score_thr', 0)
         cls_thr = cfg.get('cls_score_thr', 0)
@@ -346,7 +353,7 @@ class IoUAwareRetinaHead(RetinaHead):
             cls = cls_score.permute(1, 2, 0).reshape(-1, self.cls_out_channels).sigmoid()
             # predict_by_feat passes the IoU logits in as score factors.
             iou = iou_pred.permute(1, 2, 0).reshape(-1, self.iou_channels).sigmoid()
-            fused = fuse_scores(cls, iou, alpha)  # [N, C] with [N, C] or [N, 1] IoUs
+            fused = fuse_scores(cls, iou, score_type, alpha)  # [N, C] with [N, C] or [N, 1] IoUs
             if cls_thr > 0:  # fewer candidates for NMS: the fused score alone passes often
                 fused = fused.masked_fill(cls < cls_thr, 0)
             # mmdet's filter_scores_and_topk slices [:min(topk, n)], so its "no limit" of
@@ -401,13 +408,6 @@ def _forked_rng(enabled, cuda_devices):
     if not enabled:
         return contextlib.nullcontext()
     return torch.random.fork_rng(devices=cuda_devices)
-
-
-def fuse_scores(cls_scores, ious, alpha):
-    """Paper Eq. 7: cls ** alpha * iou ** (1 - alpha); alpha=1 is plain RetinaNet."""
-    if alpha == 1:
-        return cls_scores
-    return cls_scores.pow(alpha) * ious.clamp(min=0).pow(1 - alpha)
 
 
 def _per_image(level_maps, channels):

@@ -11,12 +11,12 @@ from mmengine.structures import InstanceData
 
 from iou_aware.ops import batched_iou_guided_nms
 from ..iou_calibration import calibrate_pred_ious, check_iou_calibration
+from ..scoring import check_scoring, fuse_scores
 from ..roi_extractors import PrRoIExtractor
 from ..task_modules import jitter_gt_boxes
 from .box_refinement import refine_boxes
 from .own_boxes import own_iou_training_boxes
 
-SCORE_TYPES = ('cls', 'cls_x_iou')
 NMS_TYPES = ('nms', 'iou_guided_nms')
 DEFAULT_SAMPLER = dict(num_per_img=64, min_iou=0.5, num_bins=5, candidates_per_gt=100,
                        max_offset=0.35)
@@ -39,8 +39,10 @@ class IoUNetRoIHead(StandardRoIHead):
     ``max_per_img``) and adds a switch per IoU-Net stage, so the paper's ablation is a
     matter of test-time options on one checkpoint:
 
-    - ``score_type``: ``'cls'`` (classification score) or ``'cls_x_iou'`` (times the
-      predicted IoU) as the detection score, and as NMS's ranking key for plain NMS.
+    - ``score_type``: ``'cls'`` (classification score, the paper's and the default),
+      ``'cls_x_iou'`` (times the predicted IoU: the expected IoU) or ``'geometric'``
+      (:mod:`iou_aware.models.scoring`) as the detection score, and as NMS's ranking key
+      for plain NMS.
     - ``nms.type``: ``'nms'`` (mmcv's, by score) or ``'iou_guided_nms'`` (Algorithm 1: rank
       by predicted IoU, the kept box takes its cluster's best classification score).
     - ``refine``: ``None`` or ``dict(steps=5, step_size=0.5, omega1=0.001, omega2=-0.01)``
@@ -68,10 +70,7 @@ class IoUNetRoIHead(StandardRoIHead):
 
     @staticmethod
     def _check_test_cfg(cfg):
-        score_type = cfg.get('score_type', 'cls')
-        if score_type not in SCORE_TYPES:
-            raise ValueError(f'IoUNetRoIHead: test_cfg.rcnn.score_type must be one of '
-                             f'{SCORE_TYPES}, got {score_type!r}')
+        check_scoring(cfg, 'IoUNetRoIHead: test_cfg.rcnn', default='cls')
         nms_type = cfg.get('nms', {}).get('type', 'nms')
         if nms_type not in NMS_TYPES:
             raise ValueError(f'IoUNetRoIHead: test_cfg.rcnn.nms.type must be one of '
@@ -168,7 +167,7 @@ class IoUNetRoIHead(StandardRoIHead):
             feats = self.iou_roi_extractor.maps_for_repeated_pooling(x)
         else:  # e.g. mmdet's SingleRoIExtractor with RoIAlign (no refinement then)
             feats = [f.detach() for f in x[:self.iou_roi_extractor.num_inputs]]
-        iou_before_nms = (cfg.get('score_type', 'cls') != 'cls'
+        iou_before_nms = (check_scoring(cfg, '', default='cls')[0] != 'cls'
                           or cfg.nms.get('type') == 'iou_guided_nms')
         if iou_before_nms:
             dets = self._with_predicted_ious(feats, dets)
@@ -237,9 +236,10 @@ class IoUNetRoIHead(StandardRoIHead):
         return out
 
     def _final_scores(self, det, cfg):
-        if cfg.get('score_type', 'cls') == 'cls_x_iou':
-            return det.cls_scores * det.pred_ious
-        return det.cls_scores
+        score_type, alpha = check_scoring(cfg, 'IoUNetRoIHead: test_cfg.rcnn', default='cls')
+        if score_type == 'cls':  # before the IoU head has run, there is no pred_ious
+            return det.cls_scores
+        return fuse_scores(det.cls_scores, det.pred_ious, score_type, alpha)
 
     def _nms(self, cand, cfg):
         nms_cfg = dict(cfg.nms)

@@ -1,0 +1,1 @@
+"""Test harnesses that tools and tests share (as mmdet.testing): golden training traces."""

@@ -1,0 +1,47 @@
+"""Provenance of results records: the config hash changes with a setting, not with where a
+run is written; tools/update_docs.py --provenance flags a row whose config moved."""
+import json
+import os.path as osp
+import subprocess
+import sys
+
+from iou_aware.utils.provenance import config_hash, config_hash_of, parse_options, provenance
+from iou_aware.utils.cli import load_config
+
+from .tool_helpers import ROOT
+
+CONFIG = 'configs/retinanet/retinanet_tiny-r18_fpn_shapes.py'
+
+
+def test_hash_moves_with_settings_not_with_places():
+    base = config_hash_of(CONFIG)
+    assert config_hash_of(CONFIG, parse_options(['work_dir=/tmp/x', 'randomness.seed=3',
+                                                 'load_from=a.pth'])) == base
+    assert config_hash_of(CONFIG, parse_options(['model.bbox_head.num_classes=5'])) != base
+    assert config_hash_of(CONFIG, parse_options(['optim_wrapper.optimizer.lr=0.001'])) != base
+
+
+def test_record_names_the_commit_and_hash():
+    cfg = load_config(CONFIG)
+    prov = provenance(cfg, CONFIG, None)
+    assert prov['config_sha256'] == config_hash(cfg) and len(prov['git_commit']) == 40
+    assert prov['cpu_capability']
+
+
+def test_update_docs_lists_a_row_whose_config_changed(tmp_path):
+    run = tmp_path / 'bench' / 'run' / 'seed0'
+    run.mkdir(parents=True)
+    options = parse_options(['model.bbox_head.num_classes=5'])
+    prov = provenance(load_config(CONFIG, options), CONFIG, options)
+    record = {'coco/bbox_mAP': 0.5, 'provenance': prov}
+    (run / 'metrics.json').write_text(json.dumps(record))
+    doc = tmp_path / 'doc.md'
+    doc.write_text('<!-- results benchmark=bench columns=AP rows=run:Run -->\n<!-- /results -->\n')
+    tool = [sys.executable, osp.join(ROOT, 'tools', 'update_docs.py'), '--provenance',
+            '--results-dir', str(tmp_path), '--files', str(doc)]
+    out = subprocess.run(tool, capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0 and 'config unchanged' in out.stdout, out.stdout + out.stderr
+    prov['config_sha256'] = '0' * 16  # as if the config had changed since
+    (run / 'metrics.json').write_text(json.dumps(record))
+    out = subprocess.run(tool, capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 1 and 'CONFIG CHANGED' in out.stdout, out.stdout + out.stderr
