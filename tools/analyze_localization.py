@@ -14,17 +14,14 @@ classification score is analysed alone).
 import argparse
 import os
 import os.path as osp
-import pickle
-import tempfile
-
-from mmengine.runner import Runner
 
 import iou_aware  # noqa: F401  (registers our components before the config is built)
 from iou_aware.analysis.report import build_report, markdown_summary, write_plots, write_report
 from iou_aware.utils.dataset_checks import coco_split_files
 from iou_aware.utils.provenance import provenance
-from iou_aware.utils.cli import (add_runner_args, check_checkpoint_or_fail, check_datasets_or_fail,
-                                 fail, parse_runner_args, prepare_config, run_or_fail)
+from iou_aware.utils.cli import (add_runner_args, check_datasets_or_fail, fail,
+                                 parse_runner_args, prepare_config)
+from iou_aware.utils.inference import predict_test_split
 
 
 def parse_args(argv=None):
@@ -37,14 +34,20 @@ def parse_args(argv=None):
     return parse_runner_args(parser, argv)
 
 
-def predict(args, cfg, pkl):
-    cfg.load_from = args.checkpoint
-    cfg.test_evaluator = dict(type='DumpDetResults', out_file_path=pkl)
-    runner = Runner.from_cfg(cfg)
-    check_checkpoint_or_fail(runner.model, args.checkpoint)
-    run_or_fail(runner.test)
-    with open(pkl, 'rb') as f:
-        return pickle.load(f), runner.test_dataloader.dataset
+THRESHOLD_KEYS = ('score_type', 'score_thr', 'cls_score_thr', 'nms_pre', 'pre_iou_topk',
+                  'max_per_img')
+
+
+def score_thresholds(cfg):
+    """The test-time thresholds and caps the detections passed (a binned calibration error
+    can be lowered by thresholding, so the summary states them)."""
+    model = cfg.model.get('detector', cfg.model)  # CalibratedDetector wraps the detector
+    test_cfg = model.get('test_cfg') or {}
+    test_cfg = test_cfg.get('rcnn', test_cfg)
+    out = {k: test_cfg[k] for k in THRESHOLD_KEYS if k in test_cfg}
+    if cfg.model.get('type') == 'CalibratedDetector':
+        out['calibration'] = cfg.model.calibration
+    return out
 
 
 def main(argv=None):
@@ -64,11 +67,11 @@ def main(argv=None):
         print(f'warning: the test set ({ann_file}) has no images; the report is empty')
         predictions, classes = [], [c['name'] for c in coco.loadCats(coco.getCatIds())]
     else:
-        with tempfile.TemporaryDirectory() as tmp:
-            predictions, dataset = predict(args, cfg, osp.join(tmp, 'predictions.pkl'))
+        predictions, dataset = predict_test_split(cfg, args.checkpoint)
         classes = dataset.metainfo['classes']
     print('matching detections to the ground truth', flush=True)
-    report, dets = build_report(predictions, coco, classes, source=ann_file, progress=True)
+    report, dets = build_report(predictions, coco, classes, source=ann_file, progress=True,
+                                score_thresholds=score_thresholds(cfg))
     if report['num_detections'] == 0 and predictions:
         print('warning: the model made no detections; every AP is 0 and correlations are undefined')
     report.update(config=args.config, checkpoint=args.checkpoint,

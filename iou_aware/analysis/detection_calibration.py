@@ -502,6 +502,46 @@ def _subset(dets, keep):
             if k in ('img_id', 'label', 'bbox')}
 
 
+def fit_calibration(dets, gt, scores, calibrator='isotonic', tau=PROTOCOL_TAU, num_classes=None,
+                    min_detections=1):
+    """What ships with a model (fitted on val): class-wise LRP-optimal thresholds on the raw
+    scores; if ``calibrator`` is 'isotonic' or 'linear', class-wise calibrators fitted on the
+    detections those thresholds keep (targets: IoU of a TP at tau, else 0) and a second set of
+    LRP-optimal ("operating") thresholds on the calibrated scores; with 'identity' the
+    operating thresholds are the first ones. JSON-ready (thresholds: NaN = class kept whole)."""
+    if calibrator not in CALIBRATORS:
+        raise ValueError(f'calibrator: one of {CALIBRATORS}, got {calibrator!r}')
+    _, labels, _, scores = _check_dets(dets, scores, True)
+    pre = lrp_optimal_thresholds(dets, gt, scores, tau, num_classes)
+    keep = apply_thresholds(dets, scores, pre)
+    kept, kept_scores = _subset(dets, keep), scores[keep]
+    if calibrator == 'identity':
+        calibrators, operating = None, pre
+    else:
+        calibrators = fit_classwise_calibrators(kept, gt, kept_scores, calibrator, tau,
+                                                num_classes, min_detections)
+        calibrated = apply_classwise_calibrators(calibrators, kept['label'], kept_scores)
+        operating = lrp_optimal_thresholds(kept, gt, calibrated, tau, num_classes)
+    return dict(calibrator=calibrator, tau=float(tau), thresholds=_floats(pre),
+                operating_thresholds=_floats(operating), calibrators=calibrators,
+                num_val=int(len(scores)), num_val_kept=int(keep.sum()),
+                num_val_per_class=_floats(np.bincount(labels, minlength=len(pre))))
+
+
+def apply_calibration(fitted, labels, scores):
+    """A :func:`fit_calibration` result applied to detections: (keep mask, calibrated scores).
+    Kept: raw score >= the class's threshold and calibrated score >= its operating threshold
+    (NaN thresholds keep the class whole)."""
+    labels, scores = np.asarray(labels).astype(int).reshape(-1), np.asarray(scores, float)
+    dets = dict(img_id=np.zeros(len(labels)), label=labels, bbox=np.zeros((len(labels), 4)))
+    keep = apply_thresholds(dets, scores, fitted['thresholds'])
+    calibrated = scores.copy()
+    if fitted['calibrators'] is not None:
+        calibrated = apply_classwise_calibrators(fitted['calibrators'], labels, scores)
+        keep &= apply_thresholds(dets, calibrated, fitted['operating_thresholds'])
+    return keep, calibrated
+
+
 def calibration_protocol(val, test, calibrator='identity', tau=PROTOCOL_TAU, bins=LAECE_BINS,
                          num_classes=None, min_detections=1):
     """The Kuzucu et al. evaluation: LaECE_0, LaACE_0 and LRP_0 of thresholded (and optionally
@@ -524,39 +564,24 @@ def calibration_protocol(val, test, calibrator='identity', tau=PROTOCOL_TAU, bin
     Returns a JSON-ready dict: the metrics (fractions), thresholds (NaN = class kept whole),
     the per-class calibrators (serialized) and the detection counts.
     """
-    if calibrator not in CALIBRATORS:
-        raise ValueError(f'calibrator: one of {CALIBRATORS}, got {calibrator!r}')
     (dv, gv, sv), (dt, gtt, st) = val, test
     _, lv, _, sv = _check_dets(dv, sv, True)
     _, lt, _, st = _check_dets(dt, st, True)
     if num_classes is None:
         num_classes = max(_num_classes(lv, _check_gt(gv), None),
                           _num_classes(lt, _check_gt(gtt), None))
-    pre = lrp_optimal_thresholds(dv, gv, sv, tau, num_classes)
-    keep_v = apply_thresholds(dv, sv, pre)
-    dv_kept, sv_kept = _subset(dv, keep_v), sv[keep_v]
-    if calibrator == 'identity':
-        calibrators = None
-        operating = pre
-    else:
-        calibrators = fit_classwise_calibrators(dv_kept, gv, sv_kept, calibrator, tau,
-                                                num_classes, min_detections)
-        sv_cal = apply_classwise_calibrators(calibrators, dv_kept['label'], sv_kept)
-        operating = lrp_optimal_thresholds(dv_kept, gv, sv_cal, tau, num_classes)
-    keep_t = apply_thresholds(dt, st, pre)
-    dt_kept, st_kept = _subset(dt, keep_t), st[keep_t]
-    if calibrators is not None:
-        st_kept = apply_classwise_calibrators(calibrators, dt_kept['label'], st_kept)
-        keep_op = apply_thresholds(dt_kept, st_kept, operating)
-        dt_kept, st_kept = _subset(dt_kept, keep_op), st_kept[keep_op]
+    fitted = fit_calibration(dv, gv, sv, calibrator, tau, num_classes, min_detections)
+    keep_t, st_cal = apply_calibration(fitted, dt['label'], st)
+    dt_kept, st_kept = _subset(dt, keep_t), st_cal[keep_t]
     match = match_detections(dt_kept, gtt, st_kept, tau, num_classes)
     e = laece(dt_kept, gtt, st_kept, tau, bins, num_classes, match=match)
     a = laace(dt_kept, gtt, st_kept, tau, num_classes, match=match)
     r = lrp(dt_kept, gtt, st_kept, tau, num_classes, match=match)
     return dict(laece=e['laece'], laace=a['laace'], lrp=r['lrp'], lrp_loc=r['lrp_loc'],
                 lrp_fp=r['lrp_fp'], lrp_fn=r['lrp_fn'], tau=float(tau), bins=int(bins),
-                calibrator=calibrator, calibrators=calibrators,
-                thresholds=_floats(pre), operating_thresholds=_floats(operating),
-                num_val=int(len(sv)), num_val_kept=int(keep_v.sum()), num_test=int(len(st)),
+                calibrator=calibrator, calibrators=fitted['calibrators'],
+                thresholds=fitted['thresholds'],
+                operating_thresholds=fitted['operating_thresholds'],
+                num_val=int(len(sv)), num_val_kept=fitted['num_val_kept'], num_test=int(len(st)),
                 num_test_kept=int(len(st_kept)),
                 per_class=dict(laece=e['per_class'], laace=a['per_class'], lrp=r['per_class']))

@@ -101,3 +101,37 @@ def test_a_config_outside_the_repo_inherits_by_scope(tiny_shapes, tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
     dumped = open(osp.join(work, 'my_iou_net.py')).read()
     assert "type='IoUNetRoIHead'" in dumped and 'refine=None' in dumped
+
+
+def test_calibrate_once_then_test_and_demo_output_calibrated_scores(
+        checkpoints, tiny_shapes, tmp_path):
+    """tools/calibrate.py fits on val and writes a file plus a config; tools/test.py and the
+    image demo then emit calibrated scores (raw ones kept), predicted IoUs unchanged."""
+    config = osp.join(ROOT, CONFIGS['iou-aware'])
+    opts = ['--cfg-options', *data_options(tiny_shapes), *FAST]
+    out = run_tool('calibrate.py', config, checkpoints['iou-aware'], '--out-dir',
+                   str(tmp_path / 'cal'), *opts)
+    assert out.returncode == 0, out.stderr[-3000:]
+    cal = json.loads((tmp_path / 'cal' / 'calibration.json').read_text())
+    assert cal['classes'][0] == 'rectangle' and len(cal['fitted']['thresholds']) == 6
+    calibrated_cfg = str(tmp_path / 'cal' / 'iou-aware-retinanet_tiny-r18_fpn_shapes_calibrated.py')
+    assert calibrated_cfg in out.stdout
+    preds = {}
+    for name, cfg in (('raw', config), ('calibrated', calibrated_cfg)):
+        pkl = str(tmp_path / f'{name}.pkl')
+        keep_all = ['model.apply_thresholds=False'] if name == 'calibrated' else []
+        done = run_tool('test.py', cfg, checkpoints['iou-aware'], '--out', pkl,
+                        '--work-dir', str(tmp_path / name), *opts, *keep_all)
+        assert done.returncode == 0, done.stderr[-3000:]
+        with open(pkl, 'rb') as f:
+            preds[name] = pickle.load(f)
+    for raw, cal_pred in zip(preds['raw'], preds['calibrated']):
+        a, b = raw['pred_instances'], cal_pred['pred_instances']
+        assert torch.equal(a['bboxes'], b['bboxes']) and torch.equal(a['pred_ious'], b['pred_ious'])
+        assert torch.equal(b['raw_scores'], a['scores'])
+        assert ((b['scores'] >= 0) & (b['scores'] <= 1)).all()
+    images = sorted(osp.join(tiny_shapes, 'val', f) for f in __import__('os').listdir(
+        osp.join(tiny_shapes, 'val')))[:1]
+    demo = run_tool('image_demo.py', calibrated_cfg, checkpoints['iou-aware'], *images,
+                    '--out-dir', str(tmp_path / 'demo'), '--score-thr', '0')
+    assert demo.returncode == 0, demo.stderr[-3000:]
