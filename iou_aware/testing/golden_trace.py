@@ -45,13 +45,17 @@ TRACE_VERSION = 1
 
 
 def environment():
-    """What a bitwise replay depends on besides the code."""
+    """What a bitwise replay depends on besides the code (the kernels' instruction set:
+    torch's dispatch level, the CPU model, and the variables that cap torch's or oneDNN's
+    choice: ONEDNN_MAX_CPU_ISA=AVX2 alone moves every loss from the first step)."""
     import mmcv
     import mmdet
     import mmengine
+
+    from iou_aware.utils.provenance import cpu_environment
     return dict(torch=torch.__version__, mmcv=mmcv.__version__, mmdet=mmdet.__version__,
                 mmengine=mmengine.__version__, python=platform.python_version(),
-                cpu_capability=torch.backends.cpu.get_cpu_capability())
+                **cpu_environment())
 
 
 def make_data(root):

@@ -9,6 +9,7 @@ launcher, seed; the seed is part of the record's folder name).
 """
 import hashlib
 import json
+import os
 import os.path as osp
 import subprocess
 
@@ -53,6 +54,27 @@ def git_commit(root=ROOT):
     return commit, bool(status.strip())
 
 
+KERNEL_VARIABLES = ('ATEN_CPU_CAPABILITY', 'ONEDNN_MAX_CPU_ISA', 'DNNL_MAX_CPU_ISA',
+                    'MKL_ENABLE_INSTRUCTIONS')
+
+
+def cpu_environment():
+    """What decides which CPU kernels run, hence the last bits of every result: torch's
+    dispatch level, the CPU model and the variables that cap the instruction set. The same
+    code and seed trained on another CPU gives other weights (BCCD RetinaNet seeds 1-2 of
+    2026-11-30 do not reproduce here; their code does, bit for bit)."""
+    import torch
+    model = None
+    try:
+        with open('/proc/cpuinfo') as f:
+            model = next((line.split(':', 1)[1].strip() for line in f
+                          if line.startswith('model name')), None)
+    except OSError:
+        pass
+    return dict(cpu_capability=torch.backends.cpu.get_cpu_capability(), cpu_model=model,
+                **{k.lower(): os.environ[k] for k in KERNEL_VARIABLES if k in os.environ})
+
+
 def provenance(cfg, config_path=None, cfg_options=None):
     """The ``provenance`` entry of a results record: ``cfg`` is the resolved config,
     ``cfg_options`` the parsed overrides it was resolved with (a dict, as the tools get it)."""
@@ -60,4 +82,4 @@ def provenance(cfg, config_path=None, cfg_options=None):
     commit, dirty = git_commit()
     return dict(git_commit=commit, git_dirty=dirty, config=config_path,
                 cfg_options=dict(cfg_options or {}), config_sha256=config_hash(cfg),
-                torch=torch.__version__, cpu_capability=torch.backends.cpu.get_cpu_capability())
+                torch=torch.__version__, **cpu_environment())
