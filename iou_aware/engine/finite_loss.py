@@ -25,8 +25,11 @@ class FiniteLossHook(Hook):
     priority = 'ABOVE_NORMAL'  # before LoggerHook (BELOW_NORMAL) and CheckpointHook (VERY_LOW)
 
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
-        bad = [(k, float(v)) for k, v in (outputs or {}).items()
-               if 'loss' in k and not math.isfinite(float(v))]
+        # mmengine's log_vars may still be tensors that require grad: read them detached
+        # (float() on those warns under torch >= 2.9)
+        values = {k: float(v.detach()) if hasattr(v, 'detach') else float(v)
+                  for k, v in (outputs or {}).items() if 'loss' in k}
+        bad = [(k, v) for k, v in values.items() if not math.isfinite(v)]
         if bad:
             terms = ', '.join(f'{k} = {v}' for k, v in bad)
             raise NonFiniteLossError(
