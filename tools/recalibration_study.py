@@ -10,10 +10,8 @@ confidence make it calibrated, and what would that do to its correlation with th
         [--detections-root work_dirs/benchmarks ...] [--results-dir docs/results]
         [--allow-missing]
 
-In single mode it also prints the logit-linear map fitted on all the detections, as the
-``test_cfg.iou_calibration`` that makes our detectors report it (iou_aware/models/
-iou_calibration.py). The confidence is the one the analysis used (predicted IoU where the model has an IoU branch,
-else the cls score). Maps are fitted on half of the images and applied to the other half, both
+The confidence is the one the analysis used (predicted IoU where the model has an IoU
+branch, else the cls score); what a model ships is tools/calibrate.py's calibration. Maps are fitted on half of the images and applied to the other half, both
 ways (iou_aware/analysis/recalibration.py). In benchmark mode a seed's detections are found
 under ``<detections-root>/<benchmark>/<run>/seed<k>/`` (tools/run_benchmark.py's work folder;
 several roots are searched in order) and used only if they reproduce that seed's committed
@@ -143,12 +141,6 @@ def run_single(args):
            **results.flatten_recalibration(report)}
     print(results.markdown_table([(report['of'], row)], COLUMNS, first='confidence'))
     print(f'written: {out}')
-    if report['of'] == 'pred_iou':
-        params = report['logit_linear']['params_all_images']
-        print(f"to report the logit-linear map's IoU (fitted on all {report['n']} detections; "
-              'boxes and scores unchanged):\n'
-              f"  test_cfg.iou_calibration=dict(a={params['a']:.4f}, b={params['b']:.4f})  "
-              '(IoU-aware RetinaNet: model.test_cfg; IoU-Net: model.test_cfg.rcnn)')
 
 
 def main(argv=None):

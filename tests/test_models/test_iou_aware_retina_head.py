@@ -12,7 +12,6 @@ from torchvision.ops import box_iou
 
 import iou_aware  # noqa: F401
 
-from .calibration_reference import calibrated
 
 init_default_scope('mmdet')
 SIZE = 128
@@ -110,34 +109,6 @@ def test_predict_fuses_scores_as_the_paper():
     assert res.scores.min() >= 0 and res.scores.max() <= 1
     torch.testing.assert_close(res.scores, res.cls_scores.sqrt() * res.pred_ious.sqrt())
     assert torch.all(res.scores[:-1] >= res.scores[1:])  # ranked by the fused score
-
-
-@pytest.mark.parametrize('nms', ['nms', 'iou_guided_nms'])
-def test_iou_calibration_maps_the_reported_iou_after_nms_and_nothing_else(nms):
-    feats, metas = inputs(5)
-    results = []
-    for calibration in (None, dict(a=0.8, b=-1.0)):
-        cfg = head_cfg()
-        cfg['test_cfg'].update(nms=dict(type=nms, iou_threshold=0.5), iou_calibration=calibration)
-        torch.manual_seed(0)
-        head = MODELS.build(cfg).eval()
-        with torch.no_grad():
-            results.append(head.predict_by_feat(*head(feats), batch_img_metas=metas)[0])
-    raw, mapped = results
-    assert len(raw) > 0
-    for key in ('bboxes', 'scores', 'labels', 'cls_scores'):
-        assert torch.equal(raw[key], mapped[key]), key
-    expected = calibrated(raw.pred_ious, a=0.8, b=-1.0)
-    torch.testing.assert_close(mapped.pred_ious.double(), expected, rtol=1e-5, atol=1e-6)
-
-
-@pytest.mark.parametrize('calibration', [dict(a=0.0, b=0.0), dict(a=1.0, b=float('nan')),
-                                         dict(a=1.0, b=0.0, c=1.0), [1.0, 0.0]])
-def test_bad_iou_calibration_is_refused_when_the_head_is_built(calibration):
-    cfg = head_cfg()
-    cfg['test_cfg']['iou_calibration'] = calibration
-    with pytest.raises(ValueError, match='test_cfg.iou_calibration must be None or dict'):
-        MODELS.build(cfg)
 
 
 def test_alpha_one_reproduces_retinanet():

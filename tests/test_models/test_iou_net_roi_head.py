@@ -11,7 +11,6 @@ from mmengine.registry import init_default_scope
 
 import iou_aware  # noqa: F401
 
-from .calibration_reference import calibrated
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 IOU_NET = osp.join(ROOT, 'configs/iou_net/faster-rcnn_tiny-r18_fpn_iou-net_shapes.py')
@@ -154,8 +153,6 @@ def test_rescale_maps_boxes_back_to_the_original_image(iou_net):
     ('score_type', 'iou', 'score_type'),
     ('nms', dict(type='soft_nms', iou_threshold=0.5), 'nms.type'),
     ('refine', 5, 'refine'),
-    ('iou_calibration', dict(a=-1.0, b=0.0), 'iou_calibration'),
-    ('iou_calibration', dict(a=1.0), 'iou_calibration'),
 ])
 def test_bad_test_cfg_is_named(iou_net, key, value, match):
     with pytest.raises(ValueError, match=match):
@@ -214,19 +211,3 @@ def test_own_boxes_train_the_iou_head_in_a_real_loss_step():
     own.zero_grad()
     outs['own']['loss_iou'].backward()
     assert own.roi_head.iou_head.fc_iou.weight.grad.abs().sum() > 0
-
-
-def test_iou_calibration_maps_the_reported_iou_and_nothing_else(iou_net):
-    # Every stage on (IoU-guided NMS, cls x IoU scores, refinement): boxes, scores and
-    # labels must be those without the map, pred_ious the map of the raw ones.
-    packed = batch([3, 2], seed=8)
-    common = dict(nms=dict(type='iou_guided_nms', iou_threshold=0.5), score_type='cls_x_iou',
-                  refine=dict(steps=2, step_size=0.5, omega1=0.001, omega2=-0.01))
-    raw = predict(iou_net, packed, **common)
-    mapped = predict(iou_net, packed, iou_calibration=dict(a=0.8, b=-1.0), **common)
-    for r, m in zip(raw, mapped):
-        assert len(r) > 0
-        for key in ('bboxes', 'scores', 'labels', 'cls_scores'):
-            assert torch.equal(r[key], m[key]), key
-        expected = calibrated(r.pred_ious, a=0.8, b=-1.0)
-        torch.testing.assert_close(m.pred_ious.double(), expected, rtol=1e-5, atol=1e-6)

@@ -108,8 +108,6 @@ def test_single_mode_on_an_analysis_folder(tmp_path):
     report = json.loads((tmp_path / 'a' / results.RECALIBRATION).read_text())
     assert report['of'] == 'pred_iou' and report['n'] == 30 * 9
     assert '| pred_iou |' in out.stdout
-    a = report['logit_linear']['params_all_images']['a']
-    assert f'test_cfg.iou_calibration=dict(a={a:.4f}, b=' in out.stdout
 
 
 def test_a_file_that_is_not_a_detections_table_is_refused(tmp_path):

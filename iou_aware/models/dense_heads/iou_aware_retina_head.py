@@ -13,7 +13,6 @@ from mmengine.structures import InstanceData
 from torch import nn
 
 from iou_aware.engine.separate_clip import tag_clip_group
-from iou_aware.models.iou_calibration import calibrate_pred_ious, check_iou_calibration
 from iou_aware.models.scoring import check_scoring, fuse_scores
 from iou_aware.ops import batched_iou_guided_nms
 
@@ -101,8 +100,8 @@ class IoUAwareRetinaHead(RetinaHead):
     score is below it, before the IoU branch is fused in. Detections also carry
     ``cls_scores`` and ``pred_ious`` for analysis. ``test_cfg.nms.type='iou_guided_nms'``
     switches to IoU-Net's IoU-guided NMS: clusters are ranked by predicted IoU and each
-    kept box takes its cluster's best fused score. ``test_cfg.iou_calibration=dict(a, b)``
-    maps the reported ``pred_ious`` after NMS (:mod:`iou_aware.models.iou_calibration`).
+    kept box takes its cluster's best fused score. Calibration of the scores is the
+    detector-agnostic ``CalibratedDetector`` (:mod:`iou_aware.models.calibrated_detector`).
 
     Args:
         loss_iou (dict): loss on the IoU logits; must accept soft targets in [0, 1].
@@ -132,7 +131,6 @@ class IoUAwareRetinaHead(RetinaHead):
         super().__init__(*args, **kwargs)
         self.score_type, self.alpha = 'cls_x_iou', 0.5
         if self.test_cfg is not None:  # fail at build time, not on the first image
-            check_iou_calibration(self.test_cfg.get('iou_calibration'), 'IoUAwareRetinaHead: test_cfg')
             self.score_type, self.alpha = check_scoring(self.test_cfg, 'IoUAwareRetinaHead: test_cfg')
         self.loss_iou = MODELS.build(loss_iou)
         if quality_cls_loss is not None:
@@ -379,14 +377,6 @@ class IoUAwareRetinaHead(RetinaHead):
 
 
     def _bbox_post_process(self, results, cfg, rescale=False, with_nms=True, img_meta=None):
-        calibration = cfg.get('iou_calibration')
-        check_iou_calibration(calibration, 'IoUAwareRetinaHead: test_cfg')
-        results = self._nms_post_process(results, cfg, rescale, with_nms, img_meta)
-        # after NMS: the map changes the reported pred_ious only, never the ranking
-        results.pred_ious = calibrate_pred_ious(results.pred_ious, calibration)
-        return results
-
-    def _nms_post_process(self, results, cfg, rescale, with_nms, img_meta):
         nms_cfg = cfg.get('nms') or {}
         if not (with_nms and nms_cfg.get('type') == 'iou_guided_nms'):
             return super()._bbox_post_process(results, cfg, rescale=rescale,

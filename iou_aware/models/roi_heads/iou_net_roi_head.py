@@ -10,7 +10,6 @@ from mmengine.config import ConfigDict
 from mmengine.structures import InstanceData
 
 from iou_aware.ops import batched_iou_guided_nms
-from ..iou_calibration import calibrate_pred_ious, check_iou_calibration
 from ..scoring import check_scoring, fuse_scores
 from ..roi_extractors import PrRoIExtractor
 from ..task_modules import jitter_gt_boxes
@@ -51,8 +50,6 @@ class IoUNetRoIHead(StandardRoIHead):
       is pooled on the FPN level it started on throughout (needs ``PrRoIExtractor``).
     - ``pre_iou_topk``: at most this many (box, class) candidates per image, by
       classification score, are scored by the IoU head.
-    - ``iou_calibration``: ``None`` or ``dict(a, b)``, a map of the reported ``pred_ious``
-      after every stage (:mod:`iou_aware.models.iou_calibration`).
 
     Detections carry ``cls_scores`` and ``pred_ious`` (predicted IoU of the final box with
     its object) for localization-quality analysis.
@@ -75,7 +72,6 @@ class IoUNetRoIHead(StandardRoIHead):
         if nms_type not in NMS_TYPES:
             raise ValueError(f'IoUNetRoIHead: test_cfg.rcnn.nms.type must be one of '
                              f'{NMS_TYPES}, got {nms_type!r}')
-        check_iou_calibration(cfg.get('iou_calibration'), 'IoUNetRoIHead: test_cfg.rcnn')
         refine = cfg.get('refine')
         if refine is not None and not isinstance(refine, dict):
             raise ValueError('IoUNetRoIHead: test_cfg.rcnn.refine must be None or a dict '
@@ -203,8 +199,7 @@ class IoUNetRoIHead(StandardRoIHead):
         out.scores = self._final_scores(det, cfg)
         out.labels = det.labels
         out.cls_scores = det.cls_scores
-        # the scores above used the raw prediction: the map changes the reported IoU only
-        out.pred_ious = calibrate_pred_ious(det.pred_ious, cfg.get('iou_calibration'))
+        out.pred_ious = det.pred_ious
         return out
 
     def _candidates(self, raw, img_idx, cfg):
