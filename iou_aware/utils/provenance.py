@@ -7,6 +7,7 @@ The config hash covers what shapes the model, data and training; it leaves out w
 place or a run rather than a setting (work and data folders, checkpoints to load or resume,
 launcher, seed; the seed is part of the record's folder name).
 """
+import glob
 import hashlib
 import json
 import os
@@ -64,14 +65,22 @@ def cpu_environment():
     code and seed trained on another CPU gives other weights (BCCD RetinaNet seeds 1-2 of
     2026-11-30 do not reproduce here; their code does, bit for bit)."""
     import torch
-    model = None
+    info = {}
     try:
         with open('/proc/cpuinfo') as f:
-            model = next((line.split(':', 1)[1].strip() for line in f
-                          if line.startswith('model name')), None)
+            for line in f:
+                key, _, value = line.partition(':')
+                info.setdefault(key.strip(), value.strip())
     except OSError:
         pass
-    return dict(cpu_capability=torch.backends.cpu.get_cpu_capability(), cpu_model=model,
+    caches = []  # oneDNN sizes its blocks by the caches: another size, other sums
+    for index in sorted(glob.glob('/sys/devices/system/cpu/cpu0/cache/index*/size')):
+        with open(index) as f:
+            caches.append(f.read().strip())
+    flags = info.get('flags')
+    return dict(cpu_capability=torch.backends.cpu.get_cpu_capability(),
+                cpu_model=info.get('model name'), cpu_caches=' '.join(caches) or None,
+                cpu_flags_sha256=hashlib.sha256(flags.encode()).hexdigest()[:12] if flags else None,
                 **{k.lower(): os.environ[k] for k in KERNEL_VARIABLES if k in os.environ})
 
 
