@@ -143,7 +143,11 @@ class IoUNetRoIHead(StandardRoIHead):
             for part, values in zip((boxes, labels, targets, img_inds), own):
                 part.append(values)
         boxes = torch.cat(boxes)
-        rois = _as_rois(torch.cat(img_inds), boxes.to(x[0].dtype))
+        # Under autocast PrRoIPool computes in float32 (keep the boxes' precision); without
+        # it, the RoIs must have the features' dtype (e.g. a model run in half).
+        if not torch.is_autocast_enabled(boxes.device.type):
+            boxes = boxes.to(x[0].dtype)
+        rois = _as_rois(torch.cat(img_inds), boxes)
         logits = self.predict_iou_logits(x, rois)
         return self.iou_head.loss(logits, torch.cat(labels), torch.cat(targets))
 
