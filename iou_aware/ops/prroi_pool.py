@@ -35,10 +35,10 @@ def prroi_pool(input, rois, output_size, spatial_scale=1.0):
     whatever the features' dtype; a bfloat16 box on a 250 px object is off by up to 0.5 px.
     """
     rois = rois_to_tensor(rois)
-    device = input.device.type
-    if torch.is_autocast_enabled(device) and (input.dtype in LOW_PRECISION
-                                              or rois.dtype in LOW_PRECISION):
-        with torch.autocast(device, enabled=False):
+    if (isinstance(input, torch.Tensor) and isinstance(rois, torch.Tensor)
+            and torch.is_autocast_enabled(input.device.type)
+            and (input.dtype in LOW_PRECISION or rois.dtype in LOW_PRECISION)):
+        with torch.autocast(input.device.type, enabled=False):
             out = prroi_pool(input.float(), rois.float(), output_size, spatial_scale)
         return out.to(input.dtype)
     check_rois(input, rois, OP)
