@@ -14,6 +14,7 @@ import shutil
 import sys
 
 from setuptools import setup
+from setuptools.command.build_py import build_py
 
 try:
     import torch
@@ -78,10 +79,27 @@ def ship_configs():
         f.write('Import: []\n')
 
 
+SCOPE_PTH = 'iou_aware_config_scope.pth'
+
+
+class BuildPyWithScopeHook(build_py):
+    """Also puts iou_aware_config_scope.pth at the top of the install (site-packages), so
+    that ``iou_aware::`` configs load in any interpreter (iou_aware_config_scope.py)."""
+
+    def run(self):
+        super().run()
+        self.copy_file(os.path.join(ROOT, SCOPE_PTH), os.path.join(self.build_lib, SCOPE_PTH))
+
+    def get_outputs(self, include_bytecode=1):
+        return super().get_outputs(include_bytecode) + [os.path.join(self.build_lib, SCOPE_PTH)]
+
+
 ship_configs()
 setup(
+    py_modules=['iou_aware_config_scope'],
     package_data={'iou_aware': ['.mim/model-index.yml', '.mim/configs/*.py', '.mim/configs/*/*.py',
                                 '.mim/configs/*/*/*.py', '.mim/configs/*/*.json']},
     ext_modules=[extension()],
-    cmdclass={'build_ext': cpp_extension.BuildExtension.with_options(use_ninja=True)},
+    cmdclass={'build_ext': cpp_extension.BuildExtension.with_options(use_ninja=True),
+              'build_py': BuildPyWithScopeHook},
 )

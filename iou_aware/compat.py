@@ -51,24 +51,12 @@ def allow_mmengine_checkpoints():
 
 
 def register_config_scope():
-    """Make ``iou_aware::<path>`` resolve to ``iou_aware/.mim/configs/<path>``."""
-    import os.path as osp
-
+    """Make ``iou_aware::<path>`` resolve to ``iou_aware/.mim/configs/<path>`` (the same code
+    the interpreter-start hook runs: iou_aware_config_scope.py)."""
     from mmengine.config import config as config_module
-    from mmengine.config import utils as config_utils
-    config_utils.MODULE2PACKAGE.setdefault('iou_aware', 'iou-aware')
-    original = config_module.get_installed_path
-    if getattr(original, '_iou_aware', False):
-        return
-    package_dir = osp.dirname(osp.abspath(__file__))
 
-    def get_installed_path(package):
-        if package in ('iou-aware', 'iou_aware'):
-            return package_dir
-        return original(package)
-
-    get_installed_path._iou_aware = True
-    config_module.get_installed_path = get_installed_path
+    import iou_aware_config_scope
+    iou_aware_config_scope.register(config_module)
 
 
 allow_mmengine_checkpoints()

@@ -103,6 +103,33 @@ def test_a_config_outside_the_repo_inherits_by_scope(tiny_shapes, tmp_path):
     assert "type='IoUNetRoIHead'" in dumped and 'refine=None' in dumped
 
 
+def test_mmdets_stock_train_tool_loads_a_scope_inheriting_config(tiny_shapes, tmp_path):
+    """mmdet's own tools/train.py parses the config before anything imports iou_aware; the
+    interpreter-start hook (iou_aware_config_scope.pth) makes the scope known."""
+    cfg = tmp_path / 'my_iou_aware.py'
+    cfg.write_text("_base_ = 'iou_aware::iou_aware_retinanet/"
+                   "iou-aware-retinanet_tiny-r18_fpn_shapes.py'\n")
+    work = str(tmp_path / 'work')
+    out = _mmdet_tool('train.py', str(cfg), '--work-dir', work, '--cfg-options',
+                      *data_options(tiny_shapes), *FAST, 'train_cfg.max_epochs=1')
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert osp.isfile(osp.join(work, 'epoch_1.pth'))
+
+
+def test_a_bare_config_load_in_a_fresh_interpreter_knows_the_scope(tmp_path):
+    import subprocess
+    import sys
+    cfg = tmp_path / 'mine.py'
+    cfg.write_text("_base_ = 'iou_aware::retinanet/retinanet_tiny-r18_fpn_shapes.py'\n")
+    code = ('import sys; from mmengine.config import Config; '
+            f'c = Config.fromfile({str(cfg)!r}, import_custom_modules=False); '
+            "print(c.model.type, 'iou_aware' in sys.modules)")
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                         cwd=str(tmp_path))
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.split() == ['RetinaNet', 'False']  # resolved without importing us
+
+
 def test_calibrate_once_then_test_and_demo_output_calibrated_scores(
         checkpoints, tiny_shapes, tmp_path):
     """tools/calibrate.py fits on val and writes a file plus a config; tools/test.py and the
