@@ -99,7 +99,7 @@ def train(spec, name, seed, args):
         return work_dir, checkpoint_of(work_dir)
     os.makedirs(work_dir, exist_ok=True)
     cmd = [sys.executable, 'tools/train.py', run['config'], '--work-dir', work_dir,
-           '--cfg-options', f'randomness.seed={seed}', *run.get('cfg_options', [])]
+           '--cfg-options', f'randomness.seed={seed}', *run_options(run, seed, args)]
     if checkpoint_of(work_dir):
         cmd.insert(3, '--resume')
     start = time.time()
@@ -108,23 +108,31 @@ def train(spec, name, seed, args):
     summary = read_run_summary(work_dir)
     stats = dict(sec_per_iter=summary['sec_per_iter'], iters=summary['iters'],
                  wall_s=round(time.time() - start, 1), config=run['config'],
-                 cfg_options=run.get('cfg_options', []), seed=seed, threads=args.threads,
-                 provenance=training_provenance(run))
+                 cfg_options=run_options(run, seed, args), seed=seed, threads=args.threads,
+                 provenance=training_provenance(run, seed, args))
     results.write_json(stats, done_marker)
     return work_dir, checkpoint_of(work_dir)
 
 
-def training_provenance(run):
+def run_options(run, seed, args):
+    """A run's cfg_options with ``{seed}`` and ``{work_dir}`` filled in (a retrofit run names
+    the checkpoint of another run's same seed)."""
+    return [o.replace('{seed}', str(seed)).replace('{work_dir}', args.work_dir)
+            for o in run.get('cfg_options', [])]
+
+
+def training_provenance(run, seed, args):
     from iou_aware.utils.provenance import parse_options, provenance
     from iou_aware.utils.cli import load_config
-    options = parse_options(run['cfg_options']) if run.get('cfg_options') else None
+    items = run_options(run, seed, args)
+    options = parse_options(items) if items else None
     return provenance(load_config(run['config'], options), run['config'], options)
 
 
 def evaluate(spec, name, seed, work_dir, ckpt, args):
     base, run = training_config(spec, name)
-    options = [f'randomness.seed={seed}', *run.get('cfg_options', [])]
-    options += spec['runs'][name].get('cfg_options', []) if name != base else []
+    options = [f'randomness.seed={seed}', *run_options(run, seed, args)]
+    options += run_options(spec['runs'][name], seed, args) if name != base else []
     for folder, split_options in spec['splits'].items():
         out = results.run_dir(args.results_dir, folder, name, seed)
         os.makedirs(out, exist_ok=True)
@@ -152,8 +160,8 @@ def verify(spec, name, seed, args):
     fresh = argparse.Namespace(**vars(args))
     fresh.work_dir = osp.join(args.work_dir, 'verify')
     work_dir, ckpt = train(spec, name, seed, fresh)
-    options = [f'randomness.seed={seed}', *run.get('cfg_options', [])]
-    options += spec['runs'][name].get('cfg_options', []) if name != base else []
+    options = [f'randomness.seed={seed}', *run_options(run, seed, args)]
+    options += run_options(spec['runs'][name], seed, args) if name != base else []
     same = True
     for folder, split_options in spec['splits'].items():
         committed = osp.join(results.run_dir(args.results_dir, folder, name, seed), results.METRICS)
