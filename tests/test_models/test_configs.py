@@ -22,6 +22,8 @@ def build_model(path):
     cfg = Config.fromfile(path)
     assert 'iou_aware' in cfg.custom_imports['imports']
     init_default_scope(cfg.get('default_scope', 'mmdet'))
+    if cfg.model.type == 'IoUBranchRetrofit':  # needs a trained checkpoint: its detector
+        cfg.model = cfg.model.detector        # here, the retrofit in test_retrofit.py
     cfg.model.backbone.init_cfg = None  # no download: weights stay random
     return MODELS.build(cfg.model), cfg
 
