@@ -110,7 +110,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     stale = []
     files = args.files or ([osp.join(ROOT, 'README.md')]
-                           + sorted(glob.glob(osp.join(ROOT, 'docs', '*.md'))))
+                           + sorted(glob.glob(osp.join(ROOT, 'docs', '**', '*.md'), recursive=True)))
     if args.provenance:
         lines, changed = provenance_report(table_rows(files), args.results_dir)
         print('\n'.join(lines))
