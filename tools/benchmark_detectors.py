@@ -68,7 +68,8 @@ def build(row, device):
     cfg = load_config(row['config'], row['options'])
     init_default_scope(cfg.get('default_scope', 'mmdet'))
     check_datasets_or_fail(cfg, ('train', 'val'))
-    cfg.model.setdefault('backbone', {})['init_cfg'] = None
+    detector = cfg.model.get('detector', cfg.model)  # the builders wrap a detector config
+    detector.setdefault('backbone', {})['init_cfg'] = None
     from mmdet.registry import MODELS
     model = MODELS.build(cfg.model)
     if row['checkpoint']:
