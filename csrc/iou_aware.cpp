@@ -18,12 +18,12 @@ TORCH_LIBRARY(iou_aware, m) {
       "SymInt pooled_width, float spatial_scale) -> Tensor");
   // -> gradient w.r.t. input, [batch_size, channels, height, width]
   m.def(
-      "prroi_pool_backward_input(Tensor grad_output, Tensor rois, SymInt pooled_height, "
+      "_prroi_pool_backward_input(Tensor grad_output, Tensor rois, SymInt pooled_height, "
       "SymInt pooled_width, float spatial_scale, SymInt batch_size, SymInt channels, "
       "SymInt height, SymInt width) -> Tensor");
   // -> gradient w.r.t. rois, [K, 5] (zero in the batch-index column)
   m.def(
-      "prroi_pool_backward_rois(Tensor grad_output, Tensor output, Tensor input, Tensor rois, "
+      "_prroi_pool_backward_rois(Tensor grad_output, Tensor output, Tensor input, Tensor rois, "
       "SymInt pooled_height, SymInt pooled_width, float spatial_scale) -> Tensor");
   // Test-only (CPU): the same three ops computed by the CUDA kernels' code run on the host
   // (NCHW, one output value at a time), so GPU-less tests check the CUDA math.

@@ -42,7 +42,7 @@ say "compiled in $(( $(date +%s) - start )) s: $so"
 import sys
 import torch
 torch.ops.load_library(sys.argv[1])
-ops = ['prroi_pool_forward', 'prroi_pool_backward_input', 'prroi_pool_backward_rois',
+ops = ['prroi_pool_forward', '_prroi_pool_backward_input', '_prroi_pool_backward_rois',
        'iou_guided_nms', '_iou_guided_nms_masked']
 missing = [op for op in ops
            if not torch._C._dispatch_has_kernel_for_dispatch_key(f'iou_aware::{op}', 'CUDA')]

@@ -272,8 +272,8 @@ struct SerialExec {
 
 TORCH_LIBRARY_IMPL(iou_aware, CPU, m) {
   m.impl("prroi_pool_forward", &forward_cpu);
-  m.impl("prroi_pool_backward_input", &backward_input_cpu);
-  m.impl("prroi_pool_backward_rois", &backward_rois_cpu);
+  m.impl("_prroi_pool_backward_input", &backward_input_cpu);
+  m.impl("_prroi_pool_backward_rois", &backward_rois_cpu);
   m.impl("_prroi_pool_forward_nchw", &forward_nchw<SerialExec>);
   m.impl("_prroi_pool_backward_input_nchw", &backward_input_nchw<SerialExec>);
   m.impl("_prroi_pool_backward_rois_nchw", &backward_rois_nchw<SerialExec>);

@@ -46,8 +46,8 @@ at::Tensor backward_rois_cuda(const at::Tensor& grad, const at::Tensor& output,
 
 TORCH_LIBRARY_IMPL(iou_aware, CUDA, m) {
   m.impl("prroi_pool_forward", &forward_cuda);
-  m.impl("prroi_pool_backward_input", &backward_input_cuda);
-  m.impl("prroi_pool_backward_rois", &backward_rois_cuda);
+  m.impl("_prroi_pool_backward_input", &backward_input_cuda);
+  m.impl("_prroi_pool_backward_rois", &backward_rois_cuda);
 }
 
 }  // namespace iou_aware

@@ -75,12 +75,12 @@ def _register_autograd_and_fake():
         torch._check(rois.dim() == 2 and rois.shape[1] == 5, lambda: 'prroi_pool: rois must be [K, 5]')
         return input.new_empty((rois.shape[0], input.shape[1], pooled_height, pooled_width))
 
-    @torch.library.register_fake(lib + 'prroi_pool_backward_input')
+    @torch.library.register_fake(lib + '_prroi_pool_backward_input')
     def _backward_input_fake(grad, rois, pooled_height, pooled_width, spatial_scale,
                              batch_size, channels, height, width):
         return grad.new_empty((batch_size, channels, height, width))
 
-    @torch.library.register_fake(lib + 'prroi_pool_backward_rois')
+    @torch.library.register_fake(lib + '_prroi_pool_backward_rois')
     def _backward_rois_fake(grad, output, input, rois, pooled_height, pooled_width, spatial_scale):
         return rois.new_empty(rois.shape)
 
@@ -94,10 +94,10 @@ def _register_autograd_and_fake():
         ph, pw, scale = ctx.pooled
         grad_input = grad_rois = None
         if ctx.needs_input_grad[0]:
-            grad_input = torch.ops.iou_aware.prroi_pool_backward_input(
+            grad_input = torch.ops.iou_aware._prroi_pool_backward_input(
                 grad, rois, ph, pw, scale, *input.shape)
         if ctx.needs_input_grad[1]:
-            grad_rois = torch.ops.iou_aware.prroi_pool_backward_rois(
+            grad_rois = torch.ops.iou_aware._prroi_pool_backward_rois(
                 grad, output, input, rois, ph, pw, scale)
         return grad_input, grad_rois, None, None, None
 

@@ -259,11 +259,11 @@ def test_non_contiguous_and_channels_last_inputs_give_the_same_results(device):
             torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
     # the backward ops called directly with non-contiguous arguments
     out = op.prroi_pool_forward(permuted, strided_rois, 2, 3, 1.0)
-    torch.testing.assert_close(op.prroi_pool_backward_input(weight, strided_rois, 2, 3, 1.0, *permuted.shape),
+    torch.testing.assert_close(op._prroi_pool_backward_input(weight, strided_rois, 2, 3, 1.0, *permuted.shape),
                                want[1], rtol=1e-12, atol=1e-12)
     out_strided = out.transpose(2, 3).contiguous().transpose(2, 3)
     torch.testing.assert_close(
-        op.prroi_pool_backward_rois(weight, out_strided, permuted, strided_rois, 2, 3, 1.0), want[2],
+        op._prroi_pool_backward_rois(weight, out_strided, permuted, strided_rois, 2, 3, 1.0), want[2],
         rtol=1e-12, atol=1e-12)
     assert gradcheck_prroi(permuted, strided_rois, 2, 1.0, fast_mode=True)
 
@@ -374,8 +374,8 @@ def test_opcheck(device):
     torch.library.opcheck(op.prroi_pool_forward, (input, rois, 2, 3, 0.5))
     out = op.prroi_pool_forward(input, rois, 2, 3, 0.5).detach()
     grad = torch.randn_like(out)
-    torch.library.opcheck(op.prroi_pool_backward_input, (grad, rois.detach(), 2, 3, 0.5, 2, 3, 7, 8))
-    torch.library.opcheck(op.prroi_pool_backward_rois,
+    torch.library.opcheck(op._prroi_pool_backward_input, (grad, rois.detach(), 2, 3, 0.5, 2, 3, 7, 8))
+    torch.library.opcheck(op._prroi_pool_backward_rois,
                           (grad, out, input.detach(), rois.detach(), 2, 3, 0.5))
 
 
@@ -417,7 +417,7 @@ def test_cuda_kernel_code_run_on_cpu_matches_cpu_kernels_and_reference(dtype, to
     grad = torch.randn(out.shape, generator=g, dtype=torch.float64).to(dtype)
     results = {}
     for name, fwd, bwd_in, bwd_rois in [
-            ('cpu', op.prroi_pool_forward, op.prroi_pool_backward_input, op.prroi_pool_backward_rois),
+            ('cpu', op.prroi_pool_forward, op._prroi_pool_backward_input, op._prroi_pool_backward_rois),
             ('cuda code', op._prroi_pool_forward_nchw, op._prroi_pool_backward_input_nchw,
              op._prroi_pool_backward_rois_nchw)]:
         o = fwd(input, rois, *args)
@@ -499,8 +499,8 @@ def _direct_calls(impl):
     g = torch.zeros(1, 3, 2, 2)
     prefix = '_' if impl else ''
     fwd = getattr(op, f'{prefix}prroi_pool_forward{impl}')
-    bwd_in = getattr(op, f'{prefix}prroi_pool_backward_input{impl}')
-    bwd_rois = getattr(op, f'{prefix}prroi_pool_backward_rois{impl}')
+    bwd_in = getattr(op, f'_prroi_pool_backward_input{impl}')  # private either way
+    bwd_rois = getattr(op, f'_prroi_pool_backward_rois{impl}')
     return [
         (lambda: fwd(x, r, 2, 2, 1.0), None),  # the unspoiled call
         (lambda: fwd(x[0], r, 2, 2, 1.0), r'input must be 4-D \[N, C, H, W\]'),
