@@ -5,17 +5,18 @@ Two maps, both monotone increasing in the confidence, fitted to the true IoU of 
 detection (true IoU 0 included): at test time nothing tells a false positive apart, so a map
 fitted on the IoU > 0 detections alone could not be deployed honestly.
 
-- isotonic regression (pool-adjacent-violators): the least-squares monotone step function;
+- isotonic regression: the least-squares monotone step function;
   flexible, but it ties the detections inside a step, so it can lower a rank correlation;
 - logit-linear: ``sigmoid(a * logit(p) + b)``, fitted by the same soft-target BCE the IoU
   branches are trained with; two parameters, strictly increasing for ``a > 0`` (ranking kept).
 
 Fitted and evaluated on different images (:func:`cross_fitted`): each fold's detections are
 mapped by the map fitted on the other folds, so the figures are held-out estimates.
-Pure numpy, as the rest of :mod:`iou_aware.analysis`. sklearn's ``IsotonicRegression`` does
-the first map; we do not depend on sklearn for one 20-line algorithm.
+numpy and scipy (``scipy.optimize.isotonic_regression`` for the first map, a trust-region
+Newton ``scipy.optimize.minimize`` for the second).
 """
 import numpy as np
+from scipy.optimize import isotonic_regression, minimize
 
 from .localization import correlations, expected_calibration_error
 
@@ -23,7 +24,7 @@ EPS = 1e-6  # confidences are clipped to [EPS, 1 - EPS] before the logit
 
 
 def isotonic_fit(x, y):
-    """Least-squares non-decreasing fit of ``y`` on ``x`` (pool adjacent violators).
+    """Least-squares non-decreasing fit of ``y`` on ``x``.
 
     Returns ``(knots_x, knots_y)``: the distinct sorted ``x`` values and the fitted value at
     each; :func:`isotonic_apply` evaluates the fit anywhere (linear between knots).
@@ -32,21 +33,11 @@ def isotonic_fit(x, y):
     if x.shape != y.shape or x.ndim != 1 or len(x) == 0:
         raise ValueError(f'x and y must be 1-d arrays of the same non-zero length, '
                          f'got shapes {x.shape} and {y.shape}')
-    # Equal x values must get one fitted value: pool them before PAV.
+    # Equal x values must get one fitted value: pool them (weighted by their count) first.
     knots_x, inverse = np.unique(x, return_inverse=True)
-    sums = np.bincount(inverse, weights=y)
     counts = np.bincount(inverse).astype(float)
-    # Stack of blocks (sum, count, number of knots), merged while a block's mean is below
-    # its predecessor's.
-    blk_sum, blk_cnt, blk_len = [], [], []
-    for s, c in zip(sums, counts):
-        blk_sum.append(s), blk_cnt.append(c), blk_len.append(1)
-        while len(blk_sum) > 1 and blk_sum[-2] / blk_cnt[-2] > blk_sum[-1] / blk_cnt[-1]:
-            s2, c2, n2 = blk_sum.pop(), blk_cnt.pop(), blk_len.pop()
-            blk_sum[-1] += s2
-            blk_cnt[-1] += c2
-            blk_len[-1] += n2
-    knots_y = np.repeat(np.array(blk_sum) / np.array(blk_cnt), blk_len)
+    means = np.bincount(inverse, weights=y) / counts
+    knots_y = isotonic_regression(means, weights=counts, increasing=True).x
     return knots_x, knots_y
 
 
@@ -63,7 +54,7 @@ def _logit(p):
 
 def logit_linear_fit(p, t, iters=50):
     """``(a, b)`` minimising the mean soft-target BCE of ``sigmoid(a * logit(p) + b)``
-    against targets ``t`` in [0, 1] (convex in (a, b); Newton's method)."""
+    against targets ``t`` in [0, 1] (convex in (a, b))."""
     z, t = _logit(p), np.asarray(t, float)
     if z.shape != t.shape or z.ndim != 1 or len(z) == 0:
         raise ValueError(f'p and t must be 1-d arrays of the same non-zero length, '
@@ -72,29 +63,18 @@ def logit_linear_fit(p, t, iters=50):
         raise ValueError('t (the true IoUs) must lie in [0, 1]')
     features = np.stack([z, np.ones_like(z)], axis=1)
 
-    def loss(w):  # mean soft-target BCE, written stably through logaddexp
+    def loss_and_grad(w):  # mean soft-target BCE, written stably through logaddexp
         s = features @ w
-        return float(np.mean(np.logaddexp(0, s) - t * s))
+        loss = np.mean(np.logaddexp(0, s) - t * s)
+        return loss, features.T @ (_sigmoid(s) - t) / len(t)
 
-    w = np.array([1.0, 0.0])  # the identity map
-    current = loss(w)
-    for _ in range(iters):
+    def hessian(w):
         q = _sigmoid(features @ w)
-        grad = features.T @ (q - t) / len(t)
-        hess = (features * (q * (1 - q))[:, None]).T @ features / len(t)
-        step = np.linalg.solve(hess + 1e-9 * np.eye(2), grad)
-        # Newton with step halving: confidences piled up near 0 or 1 (logits of +-14 after
-        # the clip) make the full step overshoot.
-        for _ in range(30):
-            candidate = loss(w - step)
-            if candidate <= current:
-                break
-            step = step / 2
-        else:
-            break
-        w, current = w - step, candidate
-        if np.abs(step).max() < 1e-10:
-            break
+        return (features * (q * (1 - q))[:, None]).T @ features / len(t)
+
+    # convex: scipy's trust-region Newton from the identity map (a=1, b=0)
+    w = minimize(loss_and_grad, np.array([1.0, 0.0]), jac=True, hess=hessian,
+                 method='trust-exact', options=dict(gtol=1e-10, maxiter=iters)).x
     return float(w[0]), float(w[1])
 
 

@@ -108,14 +108,3 @@ def test_bad_input_is_refused_with_the_argument_named():
         logit_linear_fit([0.5, 0.6], [0.5, 1.5])
     with pytest.raises(ValueError, match='same non-zero length'):
         isotonic_fit([0.5, 0.6], [0.5])
-
-
-def test_the_models_test_time_map_is_the_studied_one():
-    # test_cfg.iou_calibration (torch, in the heads) must apply what the study fitted (numpy)
-    import torch
-
-    from iou_aware.models.iou_calibration import calibrate_pred_ious
-    p = np.array([0.0, 1e-8, 0.2, 0.5, 0.93, 1.0])
-    params = (0.77, -1.08)
-    ours = calibrate_pred_ious(torch.tensor(p, dtype=torch.float64), dict(a=params[0], b=params[1]))
-    np.testing.assert_allclose(ours.numpy(), logit_linear_apply(params, p), rtol=1e-12)
