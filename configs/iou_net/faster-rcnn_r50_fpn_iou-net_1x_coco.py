@@ -13,11 +13,13 @@ model = dict(
                       fc_out_channels=1024)),
     train_cfg=dict(
         rcnn=dict(iou_sampler=dict(num_per_img=128, min_iou=0.5, num_bins=5))),
+    # the method's test-time settings are the tiny model's (which says why);
+    # tests/test_models/test_configs.py ties the two
     test_cfg=dict(
         rcnn=dict(
             score_thr=0.05,
             nms=dict(type='iou_guided_nms', iou_threshold=0.5),
             max_per_img=100,
-            score_type='cls',
+            score_type='cls_x_iou',
             pre_iou_topk=1000,
-            refine=dict(steps=5, step_size=0.5, omega1=0.001, omega2=-0.01))))
+            refine=dict(steps=5, step_size=0.5, omega1=0.001, omega2=-0.01, max_per_img=10))))

@@ -157,3 +157,27 @@ def test_default_iou_aware_config_is_the_measured_one(default, paper):
     assert ours_test.pop('score_thr') == pytest.approx(paper_test.pop('score_thr') ** 2)
     assert ours_test == paper_test
     assert Config.fromfile(osp.join(ROOT, paper)).to_dict() != ours
+
+
+@pytest.mark.parametrize('tiny,r50', [
+    ('configs/iou_net/faster-rcnn_tiny-r18_fpn_iou-net_shapes.py',
+     'configs/iou_net/faster-rcnn_r50_fpn_iou-net_1x_coco.py'),
+    ('configs/iou_aware_retinanet/iou-aware-retinanet_tiny-r18_fpn_shapes.py',
+     'configs/iou_aware_retinanet/iou-aware-retinanet_r50_fpn_1x_coco.py'),
+    ('configs/iou_aware_retinanet/iou-aware-retinanet_tiny-r18_fpn_paper_shapes.py',
+     'configs/iou_aware_retinanet/iou-aware-retinanet_r50_fpn_paper_1x_coco.py')],
+    ids=lambda p: osp.basename(p))
+def test_tiny_and_r50_configs_ship_the_same_method(tiny, r50):
+    """The R50 COCO configs are the tiny ones' method on another backbone and data: the same
+    test-time settings and the same head/RoI-head options but for sizes and class counts."""
+    a, b = (Config.fromfile(osp.join(ROOT, p)).model for p in (tiny, r50))
+    # the method's part of test_cfg (a two-stage model's RPN settings are sized apart)
+    assert a.test_cfg.get('rcnn', a.test_cfg) == b.test_cfg.get('rcnn', b.test_cfg)
+    sizes = {'num_classes', 'in_channels', 'feat_channels', 'stacked_convs', 'norm_cfg',
+             'anchor_generator', 'out_channels', 'fc_out_channels', 'num_per_img'}
+    for part in ('bbox_head', 'roi_head'):
+        if part in a:
+            x, y = a[part].to_dict(), b[part].to_dict()
+            for key in set(x) | set(y):
+                if key not in sizes and not isinstance(x.get(key), dict):
+                    assert x.get(key) == y.get(key), (part, key)

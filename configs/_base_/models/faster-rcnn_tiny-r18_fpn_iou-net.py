@@ -26,5 +26,6 @@ model = dict(
             pre_iou_topk=1000,
             # Paper: T = 5, lambda = 0.5, Omega1 = 0.001, Omega2 = -0.01. Refining only each
             # image's 10 best detections gave the same AP as refining all 100 on shapes
-            # (2-8 objects per image) at 1.5x instead of 2.2x the baseline's CPU latency.
+            # (2-8 objects per image) at 1.23x the baseline's CPU latency
+            # (docs/performance.md).
             refine=dict(steps=5, step_size=0.5, omega1=0.001, omega2=-0.01, max_per_img=10))))
