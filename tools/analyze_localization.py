@@ -56,6 +56,8 @@ def main(argv=None):
     os.makedirs(out, exist_ok=True)
     args.work_dir = args.work_dir or out
     cfg = prepare_config(args)
+    # before anything below replaces the evaluator or sets load_from: the config as given
+    prov = provenance(cfg, args.config, args.cfg_options)
     if not osp.isfile(args.checkpoint):
         fail(f'checkpoint not found: {args.checkpoint}')
     check_datasets_or_fail(cfg, ('test',))
@@ -74,8 +76,7 @@ def main(argv=None):
                                 score_thresholds=score_thresholds(cfg))
     if report['num_detections'] == 0 and predictions:
         print('warning: the model made no detections; every AP is 0 and correlations are undefined')
-    report.update(config=args.config, checkpoint=args.checkpoint,
-                  provenance=provenance(cfg, args.config, args.cfg_options))
+    report.update(config=args.config, checkpoint=args.checkpoint, provenance=prov)
     write_report(report, dets, out, image_ids=[p['img_id'] for p in predictions])
     write_plots(report, dets, out, title=osp.splitext(osp.basename(args.config))[0])
     print(markdown_summary(report))

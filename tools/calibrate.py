@@ -57,6 +57,7 @@ def main(argv=None):
     os.makedirs(out, exist_ok=True)
     args.work_dir = args.work_dir or osp.join(out, 'calibrate')
     cfg = prepare_config(args)
+    prov = provenance(cfg, args.config, args.cfg_options)  # the config as given
     if cfg.model.get('type') == 'CalibratedDetector':
         fail(f'{args.config} is already calibrated ({cfg.model.calibration}); calibrate the '
              'config it was made from')
@@ -88,7 +89,7 @@ def main(argv=None):
                 fitted=fitted,
                 fitted_on=dict(ann_file=ann_file, config=args.config,
                                checkpoint=osp.abspath(args.checkpoint),
-                               provenance=provenance(cfg, args.config, args.cfg_options)))
+                               provenance=prov))
     cal_path = osp.join(out, 'calibration.json')
     write_json(data, cal_path)
     name = osp.splitext(osp.basename(args.config))[0]
