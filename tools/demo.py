@@ -54,6 +54,12 @@ def start(cmd, log):
                             env=env), log
 
 
+def cfg_options(*groups):
+    """``--cfg-options`` with the given items, or nothing (argparse refuses the flag alone)."""
+    items = [item for group in groups for item in group]
+    return ['--cfg-options', *items] if items else []
+
+
 def wait(jobs):
     for proc, log in jobs:
         if proc.wait() != 0:
@@ -92,8 +98,8 @@ def train_both(args, schedule, total_iters):
         if osp.isfile(osp.join(work, 'train_done')):
             continue
         os.makedirs(work, exist_ok=True)
-        jobs.append(start(['tools/train.py', cfg, '--work-dir', work, '--cfg-options', *schedule,
-                           *args.cfg_options], osp.join(work, 'train.log')))
+        jobs.append(start(['tools/train.py', cfg, '--work-dir', work,
+                           *cfg_options(schedule, args.cfg_options)], osp.join(work, 'train.log')))
     logs = ', '.join(log for _, log in jobs)
     if not jobs:
         print('[demo] 1/4 training: done before, reused', flush=True)
@@ -132,7 +138,7 @@ def evaluate_all(args, dirs):
             if osp.isfile(osp.join(out, 'detections.npz')):
                 continue
             jobs.append(start(['tools/analyze_localization.py', cfg, ckpt, '--out-dir', out,
-                               '--cfg-options', *split_opts, *args.cfg_options],
+                               *cfg_options(split_opts, args.cfg_options)],
                               osp.join(dirs[key], f'analyze_{split}.log')))
             if len(jobs) == 2:
                 wait(jobs)
@@ -148,8 +154,8 @@ def calibrate_and_draw(args, dirs):
     begin = time.time()
     cal_cfg = osp.join(cal_dir, osp.splitext(osp.basename(cfg))[0] + '_calibrated.py')
     if not osp.isfile(cal_cfg):
-        wait([start(['tools/calibrate.py', cfg, ckpt, '--out-dir', cal_dir, '--cfg-options',
-                     *args.cfg_options], osp.join(dirs[key], 'calibrate.log'))])
+        wait([start(['tools/calibrate.py', cfg, ckpt, '--out-dir', cal_dir,
+                     *cfg_options(args.cfg_options)], osp.join(dirs[key], 'calibrate.log'))])
     print(f'[demo] 3/4 calibration fitted on val: {cal_cfg} ({time.time() - begin:.0f} s)',
           flush=True)
     out = osp.join(args.work_dir, 'picture')
