@@ -57,7 +57,12 @@ def test_analysis_writes_a_valid_report(trained, tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
     report = json.loads((tmp_path / 'a' / 'summary.json').read_text())
     assert report['num_images'] == 8 and len(report['ap_by_iou_threshold']) == 10
-    assert report['summary_version'] == 3 and 'value' in report['expected_calibration_error']
+    assert report['summary_version'] == 4 and 'value' in report['expected_calibration_error']
+    field = report['detection_calibration']
+    assert 'score_thr' in field['score_thresholds'] and 'max_per_img' in field['score_thresholds']
+    assert 0 <= field['by_confidence']['fused_score']['laece_0'] <= 1
+    assert report['provenance']['config_sha256']
+    assert (tmp_path / 'a' / 'detections.npz').stat().st_size > 0
     assert report['expected_calibration_error_all_detections']['detections'] == 'all'
     for png in ('scatter.png', 'calibration_and_ap.png'):
         assert (tmp_path / 'a' / png).stat().st_size > 0
