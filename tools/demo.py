@@ -23,6 +23,8 @@ import time
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from iou_aware.utils.run_logs import latest_checkpoint  # noqa: E402
+
 MODELS = (('RetinaNet', 'retinanet', 'configs/bccd/retinanet_tiny-r18_fpn_bccd.py'),
           ('IoU-aware RetinaNet', 'iou-aware', 'configs/bccd/iou-aware-retinanet_tiny-r18_fpn_bccd.py'))
 SPLIT_OPTIONS = {'test': [], 'val': ['test_dataloader.dataset.ann_file=coco/val.json',
@@ -80,15 +82,6 @@ def trained_iters(work_dir):
         return 0
 
 
-def checkpoint(work_dir):
-    marker = osp.join(work_dir, 'last_checkpoint')
-    if not osp.isfile(marker):
-        return None
-    with open(marker) as f:
-        path = f.read().strip()
-    return path if osp.isfile(path) else None
-
-
 def train_both(args, schedule, total_iters):
     """Both trainings at once, one progress line every quarter (or in place on a terminal)."""
     jobs, dirs = [], {}
@@ -132,7 +125,7 @@ def evaluate_all(args, dirs):
     detections), two at a time."""
     begin, jobs = time.time(), []
     for _, key, cfg in MODELS:
-        ckpt = checkpoint(dirs[key])
+        ckpt = latest_checkpoint(dirs[key])
         for split, split_opts in SPLIT_OPTIONS.items():
             out = osp.join(dirs[key], split)
             if osp.isfile(osp.join(out, 'detections.npz')):
@@ -150,7 +143,7 @@ def evaluate_all(args, dirs):
 def calibrate_and_draw(args, dirs):
     """The shipped calibration of the IoU-aware model (fitted on val) and one test image."""
     key, cfg = MODELS[1][1], MODELS[1][2]
-    ckpt, cal_dir = checkpoint(dirs[key]), osp.join(dirs[key], 'calibration')
+    ckpt, cal_dir = latest_checkpoint(dirs[key]), osp.join(dirs[key], 'calibration')
     begin = time.time()
     cal_cfg = osp.join(cal_dir, osp.splitext(osp.basename(cfg))[0] + '_calibrated.py')
     if not osp.isfile(cal_cfg):

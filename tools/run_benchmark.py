@@ -34,6 +34,7 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)  # tools/ run from a checkout
 
 from iou_aware import results  # noqa: E402
+from iou_aware.utils.run_logs import latest_checkpoint  # noqa: E402
 
 DEFAULT_COLUMNS = ['AP', 'AP50', 'AP75', 'AP90', 'r_iou_ge05', 'r_cls_ge05', 'r_iou_gt0',
                    'r_cls_gt0', 'ece', 'sec_per_iter']
@@ -82,25 +83,16 @@ def training_config(spec, name):
     return name, run
 
 
-def checkpoint_of(work_dir):
-    marker = osp.join(work_dir, 'last_checkpoint')
-    if not osp.isfile(marker):
-        return None
-    with open(marker) as f:
-        path = f.read().strip()
-    return path if osp.isfile(path) else None
-
-
 def train(spec, name, seed, args):
     base, run = training_config(spec, name)
     work_dir = osp.join(args.work_dir, spec['name'], base, f'seed{seed}')
     done_marker = osp.join(work_dir, 'train_done.json')
     if osp.isfile(done_marker):
-        return work_dir, checkpoint_of(work_dir)
+        return work_dir, latest_checkpoint(work_dir)
     os.makedirs(work_dir, exist_ok=True)
     cmd = [sys.executable, 'tools/train.py', run['config'], '--work-dir', work_dir,
            '--cfg-options', f'randomness.seed={seed}', *run_options(run, seed, args)]
-    if checkpoint_of(work_dir):
+    if latest_checkpoint(work_dir):
         cmd.insert(3, '--resume')
     start = time.time()
     call(cmd, osp.join(work_dir, 'train.log'), args.threads)
@@ -111,7 +103,7 @@ def train(spec, name, seed, args):
                  cfg_options=run_options(run, seed, args), seed=seed, threads=args.threads,
                  provenance=training_provenance(run, seed, args))
     results.write_json(stats, done_marker)
-    return work_dir, checkpoint_of(work_dir)
+    return work_dir, latest_checkpoint(work_dir)
 
 
 def run_options(run, seed, args):

@@ -15,6 +15,7 @@ from mmengine.runner import Runner
 import iou_aware  # noqa: F401  (registers our components before the config is built)
 from iou_aware.utils.cpu_distributed import finish_distributed
 from iou_aware.engine import NonFiniteLossError
+from iou_aware.utils.run_logs import latest_checkpoint
 from iou_aware.utils.cli import (add_runner_args, check_checkpoint_readable_or_fail,
                                  check_datasets_or_fail, fail, parse_runner_args, prepare_config,
                                  run_or_fail)
@@ -67,16 +68,6 @@ def build_runner(args):
         cfg.resume, cfg.load_from = True, path
     check_datasets_or_fail(cfg, ('train', 'val') if cfg.get('val_cfg') else ('train',))
     return Runner.from_cfg(cfg)
-
-
-def latest_checkpoint(work_dir):
-    """The checkpoint mmengine's ``resume=True`` would pick (``last_checkpoint``), or None."""
-    marker = os.path.join(work_dir, 'last_checkpoint')
-    if not os.path.isfile(marker):
-        return None
-    with open(marker) as f:
-        path = f.read().strip()
-    return path if os.path.isfile(path) else None
 
 
 def main(argv=None):

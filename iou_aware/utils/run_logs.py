@@ -12,6 +12,17 @@ from iou_aware import results
 CORRELATION_COLUMNS = {'r(cls)': 'r_cls_ge05', 'r(IoU)': 'r_iou_ge05', 'r(fused)': 'r_score_ge05'}
 
 
+def latest_checkpoint(work_dir):
+    """The checkpoint mmengine's ``resume=True`` would pick (``last_checkpoint``), or None
+    when the run has written none (or the file it names is gone)."""
+    marker = osp.join(work_dir, 'last_checkpoint')
+    if not osp.isfile(marker):
+        return None
+    with open(marker) as f:
+        path = f.read().strip()
+    return path if osp.isfile(path) else None
+
+
 def latest_scalars_file(work_dir):
     files = sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')))
     if not files:
