@@ -3,8 +3,12 @@
     model = dict(_delete_=True, type='IoUBranchRetrofit', detector={{_base_.model}},
                  checkpoint='work_dirs/retinanet/epoch_36.pth')
 
-``detector`` is the IoU-aware model (e.g. the shipped IoU-aware RetinaNet); ``checkpoint`` a
-checkpoint of the same detector *without* the branch (mmdet's RetinaNet of the same classes).
+``detector`` is the IoU-aware model (the shipped IoU-aware RetinaNet, or IoU-Net);
+``checkpoint`` a checkpoint of the same detector *without* the branch (mmdet's RetinaNet, or
+Faster R-CNN, of the same classes). For IoU-Net the IoU head trains on its usual targets
+(jittered ground truths, and the detector's own boxes where configured) on the frozen
+features: its gradient still flows through PrRoIPool into the backbone, which has no
+``requires_grad`` and so does not move.
 The builder returns the detector itself (same class and state-dict keys, so what it saves is
 an ordinary IoU-aware checkpoint), with:
 
@@ -25,7 +29,9 @@ import types
 from mmdet.registry import MODELS
 from mmengine.runner.checkpoint import _load_checkpoint
 
-TRAINABLE = {'IoUAwareRetinaHead': ('bbox_head.iou_convs.', 'bbox_head.retina_iou.')}
+# the IoU branch of each supported head, by the head's class (dense head or RoI head)
+TRAINABLE = {'IoUAwareRetinaHead': ('bbox_head.iou_convs.', 'bbox_head.retina_iou.'),
+             'IoUNetRoIHead': ('roi_head.iou_head.',)}
 
 
 class RetrofitError(ValueError):
@@ -33,7 +39,7 @@ class RetrofitError(ValueError):
 
 
 def trainable_prefixes(model):
-    head = getattr(model, 'bbox_head', None)
+    head = getattr(model, 'bbox_head', None) or getattr(model, 'roi_head', None)
     prefixes = TRAINABLE.get(type(head).__name__)
     if prefixes is None:
         raise RetrofitError(f'IoUBranchRetrofit: no IoU branch to train on a '

@@ -92,3 +92,28 @@ def test_mmdets_own_r50_retinanet_fits_our_r50_default_but_for_the_branch():
     a, b = MODELS.build(theirs).state_dict(), MODELS.build(ours).state_dict()
     assert set(a) <= set(b) and all(a[k].shape == b[k].shape for k in a)
     assert {k.split('.')[1] for k in set(b) - set(a)} == {'iou_convs', 'retina_iou'}
+
+
+def test_a_faster_rcnn_checkpoint_gets_iou_nets_head_and_stays_bitwise(tmp_path):
+    base = Config.fromfile(osp.join(ROOT, 'configs/faster_rcnn/faster-rcnn_tiny-r18_fpn_shapes.py'))
+    torch.manual_seed(4)
+    detector = MODELS.build(base.model)
+    detector.init_weights()
+    path = str(tmp_path / 'faster_rcnn.pth')
+    torch.save(dict(state_dict=detector.state_dict()), path)
+    cfg = Config.fromfile(osp.join(ROOT, 'configs/iou_net/faster-rcnn_tiny-r18_fpn_iou-net_shapes.py'))
+    model = MODELS.build(dict(type='IoUBranchRetrofit', detector=cfg.model, checkpoint=path))
+    before = frozen_tensors(model)
+    assert set(before) == set(detector.state_dict())
+    head_before = {k: v.clone() for k, v in model.roi_head.iou_head.state_dict().items()}
+    optim = build_optim_wrapper(model, cfg.optim_wrapper)
+    model.train()
+    torch.manual_seed(0)
+    packed = demo_mm_inputs(2, image_shapes=(3, 128, 128), num_items=[3, 2], num_classes=6)
+    for _ in range(2):
+        losses = model(**model.data_preprocessor(packed, True), mode='loss')
+        optim.update_params(model.parse_losses(losses)[0])
+    after = frozen_tensors(model)
+    assert all(torch.equal(after[k], before[k]) for k in before)
+    assert any(not torch.equal(v, head_before[k])
+               for k, v in model.roi_head.iou_head.state_dict().items())
