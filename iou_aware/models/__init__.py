@@ -1,4 +1,5 @@
 """mmdet components; importing this module registers them in mmdet's registries."""
+from .box_quality import BoxQualityHead, BoxQualityRetrofit
 from .calibrated_detector import CalibratedDetector
 from .dense_heads import IoUAwareRetinaHead
 from .retrofit import IoUBranchRetrofit
@@ -7,6 +8,6 @@ from .roi_extractors import PrRoIExtractor
 from .roi_heads import IoUHead, IoUNetRoIHead, refine_boxes
 from .task_modules import jitter_gt_boxes
 
-__all__ = ['CalibratedDetector', 'GFLHeadWithQuality', 'IoUAwareRetinaHead', 'PAAHeadWithQuality', 'VFNetHeadWithQuality',
+__all__ = ['BoxQualityHead', 'BoxQualityRetrofit', 'CalibratedDetector', 'GFLHeadWithQuality', 'IoUAwareRetinaHead', 'PAAHeadWithQuality', 'VFNetHeadWithQuality',
            'IoUBranchRetrofit', 'IoUHead', 'IoUNetRoIHead', 'PrRoIExtractor', 'jitter_gt_boxes',
            'refine_boxes']

@@ -48,7 +48,7 @@ def trainable_prefixes(model):
     return prefixes
 
 
-def check_fits(model, state, prefixes, path):
+def check_fits(model, state, prefixes, path, who='IoUBranchRetrofit'):
     own = model.state_dict()
     missing = sorted(k for k in own if k not in state)
     not_branch = [k for k in missing if not k.startswith(prefixes)]
@@ -67,7 +67,7 @@ def check_fits(model, state, prefixes, path):
         problems.append(f'{len(unexpected)} weights the model does not have (e.g. '
                         f'{unexpected[0]})')
     if problems:
-        raise RetrofitError(f'IoUBranchRetrofit: checkpoint {path} does not fit the '
+        raise RetrofitError(f'{who}: checkpoint {path} does not fit the '
                             f'detector: ' + '; '.join(problems))
 
 
@@ -77,13 +77,24 @@ def IoUBranchRetrofit(detector, checkpoint):  # noqa: N802 (a type name in confi
     model = MODELS.build(detector)
     prefixes = trainable_prefixes(model)
     model.init_weights()  # the branch's init; the Runner will not re-initialise
+    load_detector(model, checkpoint, prefixes, 'IoUBranchRetrofit')
+    freeze_all_but(model, prefixes, checkpoint)
+    return model
+
+
+def load_detector(model, checkpoint, prefixes, who):
+    """Load ``checkpoint`` into ``model``; only keys under ``prefixes`` may be missing."""
     ckpt = _load_checkpoint(checkpoint, map_location='cpu')
     state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else None
     if not isinstance(state, dict):
-        raise RetrofitError(f'IoUBranchRetrofit: {checkpoint} holds no state_dict')
+        raise RetrofitError(f'{who}: {checkpoint} holds no state_dict')
     state = {k[len('module.'):] if k.startswith('module.') else k: v for k, v in state.items()}
-    check_fits(model, state, prefixes, checkpoint)
+    check_fits(model, state, prefixes, checkpoint, who)
     model.load_state_dict(state, strict=False)
+
+
+def freeze_all_but(model, prefixes, checkpoint=None):
+    """Freeze every parameter outside ``prefixes`` and keep its modules in eval mode."""
     frozen = []
     for name, param in model.named_parameters():
         if not name.startswith(prefixes):

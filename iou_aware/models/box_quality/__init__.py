@@ -1,0 +1,6 @@
+"""A quality head on a dense detector's final boxes (see head.py), trained on a frozen one."""
+from .detector import BoxQualityRetrofit
+from .evidence import EVIDENCE_FEATURES, cluster_evidence
+from .head import BoxQualityHead
+
+__all__ = ['BoxQualityHead', 'BoxQualityRetrofit', 'EVIDENCE_FEATURES', 'cluster_evidence']

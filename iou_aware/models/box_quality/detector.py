@@ -1,0 +1,91 @@
+"""Add the box-quality head to a trained dense detector and train it alone.
+
+    model = dict(_delete_=True, type='BoxQualityRetrofit', detector={{_base_.model}},
+                 quality_head=dict(type='BoxQualityHead'), checkpoint='.../epoch_36.pth')
+
+The builder returns the detector itself with a ``quality_head`` module added (its
+state-dict keys are the detector's plus ``quality_head.*``, so a checkpoint of the detector
+loads with only those missing), the detector frozen as ``IoUBranchRetrofit`` freezes it
+(no gradient, eval mode: BatchNorm statistics stay), and two methods replaced on the
+instance:
+
+- ``loss``: the frozen detector's final detections on the training batch (its own
+  candidates and NMS, ``final_detections.py``), then the head's loss on them;
+- ``predict``: the same detections (same boxes, labels and order) with ``scores`` = the
+  head's expected IoU (``score='expected_iou'``) or the detector's own (``'detector'``);
+  the detector's score stays as ``det_scores``, the head's two factors as ``tp_probs`` and
+  ``pred_ious`` (a detector's own predicted IoU, if it has one, as ``branch_ious``).
+
+``checkpoint=None`` builds without loading (tools/test.py then loads the trained
+checkpoint, detector and head together). Dense (one-stage) detectors only.
+"""
+import types
+
+import torch
+from mmdet.registry import MODELS
+from mmdet.structures.bbox import scale_boxes
+
+from ..retrofit import RetrofitError, freeze_all_but, load_detector
+from .final_detections import dense_final_detections
+
+PREFIXES = ('quality_head.',)
+SCORES = ('expected_iou', 'detector')
+
+
+@MODELS.register_module()
+def BoxQualityRetrofit(detector, quality_head, checkpoint=None,  # noqa: N802 (a type name)
+                       score='expected_iou'):
+    """Build ``detector``, add ``quality_head``, load ``checkpoint`` and freeze the detector."""
+    if score not in SCORES:
+        raise ValueError(f'BoxQualityRetrofit: score must be one of {SCORES}, got {score!r}')
+    model = MODELS.build(detector)
+    head = getattr(model, 'bbox_head', None)
+    if head is None or hasattr(model, 'roi_head') or not hasattr(head, 'predict_by_feat'):
+        raise RetrofitError(f'BoxQualityRetrofit: {type(model).__name__} is not a dense '
+                            '(one-stage) detector with a bbox_head; two-stage detectors are '
+                            'not supported')
+    cfg = dict(quality_head)
+    cfg.setdefault('num_classes', head.num_classes)
+    if getattr(model, 'neck', None) is not None and hasattr(model.neck, 'out_channels'):
+        cfg.setdefault('in_channels', model.neck.out_channels)
+    if hasattr(head, 'prior_generator'):
+        cfg.setdefault('featmap_strides', [s[0] for s in head.prior_generator.strides])
+    if cfg['num_classes'] != head.num_classes:
+        raise ValueError(f'BoxQualityRetrofit: quality_head.num_classes {cfg["num_classes"]} '
+                         f'!= the detector\'s {head.num_classes}')
+    model.add_module('quality_head', MODELS.build(cfg))
+    model.init_weights()  # the head's init; the Runner will not re-initialise
+    if checkpoint is not None:
+        load_detector(model, checkpoint, PREFIXES, 'BoxQualityRetrofit')
+    freeze_all_but(model, PREFIXES, checkpoint)
+    model.box_quality = dict(score=score)
+    model.loss = types.MethodType(_loss, model)
+    model.predict = types.MethodType(_predict, model)
+    return model
+
+
+def _loss(self, batch_inputs, batch_data_samples):
+    with torch.no_grad():
+        feats = self.extract_feat(batch_inputs)
+        detections = dense_final_detections(self, feats, batch_data_samples)
+    return self.quality_head.loss([f.detach() for f in feats], detections, batch_data_samples)
+
+
+def _predict(self, batch_inputs, batch_data_samples, rescale=True):
+    feats = self.extract_feat(batch_inputs)
+    detections = dense_final_detections(self, feats, batch_data_samples)
+    tp, loc = self.quality_head.predict(feats, detections)
+    for det, p, q, sample in zip(detections, tp, loc, batch_data_samples):
+        del det.evidence
+        if 'pred_ious' in det:
+            det.branch_ious = det.pred_ious
+        if 'cls_scores' not in det:
+            det.cls_scores = det.scores
+        det.det_scores = det.scores
+        det.tp_probs, det.pred_ious = p, q
+        if self.box_quality['score'] == 'expected_iou':
+            det.scores = p * q
+        if rescale:
+            factor = [1 / s for s in sample.metainfo['scale_factor']]
+            det.bboxes = scale_boxes(det.bboxes, factor)
+    return self.add_pred_to_datasample(batch_data_samples, detections)
