@@ -56,21 +56,28 @@ def cluster_evidence(kept, cand_boxes, cand_scores, cand_labels, iou_threshold, 
     overlap = box_iou(kb, boxes)                                      # [K, N]
     member = (overlap > iou_threshold) & (kl[:, None] == cand_labels[None, :])
     member[rows, kept] = True                                         # a box is in its cluster
-    others = member.clone()
-    others[rows, kept] = False
-    w_all = member * scores[None, :]
-    w_oth = others * scores[None, :]
+    # The clusters are small: work on the (kept, member) pairs, not on the K x N matrix.
+    ki, cj = member.nonzero(as_tuple=True)
+    w = scores[cj]
+    other = cj != kept[ki]
+    count = torch.zeros(k, device=kb.device).index_add_(0, ki, other.float())
+    mass = torch.zeros(k, device=kb.device).index_add_(0, ki, w)
+    w_oth = w * other
+    best = torch.zeros(k, device=kb.device).scatter_reduce_(0, ki, w_oth, 'amax')
+    oth_mass = torch.zeros(k, device=kb.device).index_add_(0, ki, w_oth)
+    oth_iou = torch.zeros(k, device=kb.device).index_add_(0, ki, w_oth * overlap[ki, cj])
     own = ks.clamp_min(1e-12)
     out[:, 0] = ks
-    out[:, 1] = torch.log1p(others.sum(1).float())
-    out[:, 2] = torch.log(w_all.sum(1) / own)
-    out[:, 3] = w_oth.max(1).values / own
-    out[:, 4] = (w_oth * overlap).sum(1) / w_oth.sum(1).clamp_min(1e-12)
-    wn = w_all / w_all.sum(1, keepdim=True).clamp_min(1e-12)          # [K, N]
-    mean = wn @ boxes                                                 # [K, 4]
-    var = wn @ boxes.square() - mean.square()
+    out[:, 1] = torch.log1p(count)
+    out[:, 2] = torch.log(mass / own)
+    out[:, 3] = best / own
+    out[:, 4] = oth_iou / oth_mass.clamp_min(1e-12)
+    wn = (w / mass[ki].clamp_min(1e-12))[:, None]
+    mean = torch.zeros(k, 4, device=kb.device).index_add_(0, ki, wn * boxes[cj])
+    # centred (not E[x^2] - E[x]^2, which cancels catastrophically in float32)
+    var = torch.zeros(k, 4, device=kb.device).index_add_(0, ki, wn * (boxes[cj] - mean[ki]).square())
     size = (kb[:, 2:] - kb[:, :2]).clamp_min(1e-6).repeat(1, 2)
-    out[:, 5:9] = var.clamp_min(0).sqrt() / size
+    out[:, 5:9] = var.sqrt() / size
     # Kept neighbours: "higher" is earlier in score order (ties: earlier in the output).
     kk = box_iou(kb, kb)
     order = torch.arange(k, device=kept.device)
