@@ -12,7 +12,7 @@ from mmengine.config import Config
 import iou_aware  # noqa: F401
 from iou_aware.models.peers.quality_heads import TorchvisionDeformConv2d
 
-PEERS = {'gfl': 'gfl/gfl_r50_fpn_1x_coco.py', 'vfnet': 'vfnet/vfnet_r50_fpn_1x_coco.py',
+PEERS = {'atss': 'atss/atss_r50_fpn_1x_coco.py', 'gfl': 'gfl/gfl_r50_fpn_1x_coco.py', 'vfnet': 'vfnet/vfnet_r50_fpn_1x_coco.py',
          'paa': 'paa/paa_r50_fpn_1x_coco.py'}
 # What the tiny configs change on purpose: the model's size, and the anchor scale (halved,
 # as the tiny RetinaNet halves its own, for 12 px objects).

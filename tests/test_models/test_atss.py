@@ -1,0 +1,131 @@
+"""ATSS with an IoU branch (GFL Table 1a's IoU row) against ATSS's centerness, same detector."""
+import os.path as osp
+
+import pytest
+import torch
+from mmdet.registry import MODELS
+from mmdet.testing import demo_mm_inputs
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+
+import iou_aware  # noqa: F401
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+ATSS = osp.join(ROOT, 'configs/peers/atss_tiny-r18_fpn_shapes.py')
+IOU_ATSS = osp.join(ROOT, 'configs/iou_aware_atss/iou-aware-atss_tiny-r18_fpn_shapes.py')
+init_default_scope('mmdet')
+
+
+def build(config, head_type=None, seed=0, **head):
+    cfg = Config.fromfile(config)
+    if head_type:
+        cfg.model.bbox_head.type = head_type
+    cfg.model.bbox_head.update(head)
+    torch.manual_seed(seed)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    return model
+
+
+def losses_of(model, num_items=(3, 1), seed=1):
+    torch.manual_seed(seed)
+    packed = demo_mm_inputs(len(num_items), image_shapes=(3, 128, 128), num_items=list(num_items),
+                            num_classes=6)
+    data = model.data_preprocessor(packed, True)
+    return model(**data, mode='loss')
+
+
+def total(losses):
+    return sum(v.sum() if torch.is_tensor(v) else sum(x.sum() for x in v) for v in losses.values())
+
+
+def test_atss_with_quality_trains_exactly_as_mmdet_atss():
+    ours, ref = build(ATSS), build(ATSS, head_type='ATSSHead')
+    a, b = losses_of(ours), losses_of(ref)
+    assert set(a) == set(b) == {'loss_cls', 'loss_bbox', 'loss_centerness'}
+    for k in a:
+        assert all(torch.equal(x, y) for x, y in zip(a[k], b[k])), k
+
+
+def test_iou_branch_changes_only_the_quality_target():
+    iou, ref = build(IOU_ATSS), build(ATSS, head_type='ATSSHead')
+    a, b = losses_of(iou), losses_of(ref)
+    assert set(a) == {'loss_cls', 'loss_bbox', 'loss_iou'}
+    for k in ('loss_cls', 'loss_bbox'):  # same weights, same assignment: same terms
+        assert all(torch.equal(x, y) for x, y in zip(a[k], b[k])), k
+    assert not all(torch.equal(x, y) for x, y in zip(a['loss_iou'], b['loss_centerness']))
+
+
+@pytest.mark.parametrize('detach', [False, True])
+def test_the_paper_recipe_passes_the_iou_gradient_to_regression(detach):
+    model = build(IOU_ATSS, detach_iou_target=detach)
+    losses = losses_of(model)
+    sum(losses['loss_iou']).backward()
+    reg = model.bbox_head.atss_reg.weight.grad
+    assert (reg is not None and reg.abs().sum() > 0) == (not detach)
+    assert model.bbox_head.atss_centerness.weight.grad.abs().sum() > 0
+
+
+def test_iou_loss_equals_bce_with_the_decoded_boxes_iou():
+    """One image, the loss recomputed from the head's own targets by torch's BCE."""
+    from mmdet.structures.bbox import bbox_overlaps
+    model = build(IOU_ATSS)
+    head = model.bbox_head
+    torch.manual_seed(1)
+    packed = demo_mm_inputs(1, image_shapes=(3, 128, 128), num_items=[2], num_classes=6)
+    data = model.data_preprocessor(packed, True)
+    feats = model.extract_feat(data['inputs'])
+    cls_scores, bbox_preds, iou_preds = head(feats)
+    gts = [s.gt_instances for s in data['data_samples']]
+    metas = [s.metainfo for s in data['data_samples']]
+    losses = head.loss_by_feat(cls_scores, bbox_preds, iou_preds, gts, metas)
+    anchors, valid = head.get_anchors([f.shape[-2:] for f in cls_scores], metas, device='cpu')
+    (anchor_list, labels, _, targets, _, avg) = head.get_targets(anchors, valid, gts, metas)
+    expected = []
+    for lvl, (anc, lab, tgt) in enumerate(zip(anchor_list, labels, targets)):
+        pos = (lab.reshape(-1) < head.num_classes).nonzero().squeeze(1)
+        pred = bbox_preds[lvl].permute(0, 2, 3, 1).reshape(-1, 4)[pos]
+        boxes = head.bbox_coder.decode(anc.reshape(-1, 4)[pos], pred)
+        iou = bbox_overlaps(boxes, tgt.reshape(-1, 4)[pos], is_aligned=True).clamp(0, 1)
+        logit = iou_preds[lvl].permute(0, 2, 3, 1).reshape(-1)[pos]
+        expected.append(torch.nn.functional.binary_cross_entropy_with_logits(
+            logit, iou, reduction='sum') / max(avg, 1.0))
+    for got, want in zip(losses['loss_iou'], expected):
+        torch.testing.assert_close(got, want)
+    assert sum(len((l.reshape(-1) < 6).nonzero()) for l in labels) > 0
+
+
+def test_empty_and_one_object_images():
+    model = build(IOU_ATSS)
+    losses = losses_of(model, num_items=(0, 1))
+    assert torch.isfinite(total(losses))
+    losses = losses_of(model, num_items=(0,))
+    assert float(sum(losses['loss_iou'])) == 0 and float(sum(losses['loss_bbox'])) == 0
+    assert torch.isfinite(total(losses))
+
+
+@pytest.mark.parametrize('config', [ATSS, IOU_ATSS])
+def test_predict_carries_quality_and_cls_scores(config):
+    model = build(config)
+    torch.nn.init.zeros_(model.bbox_head.atss_cls.bias)
+    model.eval()
+    torch.manual_seed(0)
+    packed = demo_mm_inputs(1, image_shapes=(3, 128, 128), num_items=[2], num_classes=6)
+    with torch.no_grad():
+        data = model.data_preprocessor(packed, False)
+        pred = model.predict(data['inputs'], data['data_samples'])[0].pred_instances
+    assert len(pred) > 0
+    torch.testing.assert_close(pred.scores, pred.cls_scores * pred.pred_ious)
+    assert ((pred.pred_ious > 0) & (pred.pred_ious < 1)).all()
+
+
+def test_r50_coco_config_is_mmdet_atss_with_the_iou_head():
+    import mmdet
+    ours = Config.fromfile(osp.join(ROOT, 'configs/iou_aware_atss/iou-aware-atss_r50_fpn_1x_coco.py'))
+    ref = Config.fromfile(osp.join(osp.dirname(mmdet.__file__), '.mim', 'configs', 'atss',
+                                   'atss_r50_fpn_1x_coco.py'))
+    head, ref_head = ours.model.bbox_head.to_dict(), ref.model.bbox_head.to_dict()
+    assert head.pop('type') == 'IoUAwareATSSHead' and head.pop('detach_iou_target') is False
+    ref_head.pop('type')
+    assert head == ref_head
+    assert ours.model.train_cfg == ref.model.train_cfg and ours.model.test_cfg == ref.model.test_cfg
