@@ -62,12 +62,13 @@ class IoUNetRoIHead(StandardRoIHead):
         if self.iou_head.num_classes != self.bbox_head.num_classes:
             raise ValueError(f'IoUNetRoIHead: iou_head.num_classes ({self.iou_head.num_classes}) '
                              f'must equal bbox_head.num_classes ({self.bbox_head.num_classes})')
-        if self.test_cfg is not None:
+        if self.test_cfg is not None:  # a bad test config fails at build, not at predict
             self._check_test_cfg(self.test_cfg)
 
     @staticmethod
     def _check_test_cfg(cfg):
-        check_scoring(cfg, 'IoUNetRoIHead: test_cfg.rcnn', default='cls')
+        """Validate a test config; returns its resolved ``(score_type, alpha)``."""
+        scoring = check_scoring(cfg, 'IoUNetRoIHead: test_cfg.rcnn', default='cls')
         nms_type = cfg.get('nms', {}).get('type', 'nms')
         if nms_type not in NMS_TYPES:
             raise ValueError(f'IoUNetRoIHead: test_cfg.rcnn.nms.type must be one of '
@@ -76,6 +77,7 @@ class IoUNetRoIHead(StandardRoIHead):
         if refine is not None and not isinstance(refine, dict):
             raise ValueError('IoUNetRoIHead: test_cfg.rcnn.refine must be None or a dict '
                              f'(steps, step_size, omega1, omega2), got {refine!r}')
+        return scoring
 
     # ---------------------------------------------------------------- IoU predictor
     def predict_iou_logits(self, x, rois):
@@ -160,23 +162,24 @@ class IoUNetRoIHead(StandardRoIHead):
         if rcnn_test_cfg is None:  # mmdet's test-time augmentation wants raw boxes
             return super().predict_bbox(x, batch_img_metas, rpn_results_list, None, rescale)
         cfg = ConfigDict(rcnn_test_cfg)
-        self._check_test_cfg(cfg)
+        # Resolved once per call and passed down (the config may be replaced or edited
+        # between calls, so it is not cached).
+        scoring = self._check_test_cfg(cfg)
         raw = self._raw_detections(x, batch_img_metas, rpn_results_list)
         dets = [self._candidates(r, i, cfg) for i, r in enumerate(raw)]
         if isinstance(self.iou_roi_extractor, PrRoIExtractor):
             feats = self.iou_roi_extractor.maps_for_repeated_pooling(x)
         else:  # e.g. mmdet's SingleRoIExtractor with RoIAlign (no refinement then)
             feats = [f.detach() for f in x[:self.iou_roi_extractor.num_inputs]]
-        iou_before_nms = (check_scoring(cfg, '', default='cls')[0] != 'cls'
-                          or cfg.nms.get('type') == 'iou_guided_nms')
+        iou_before_nms = scoring[0] != 'cls' or cfg.nms.get('type') == 'iou_guided_nms'
         if iou_before_nms:
             dets = self._with_predicted_ious(feats, dets)
-        dets = [self._nms(d, cfg) for d in dets]
+        dets = [self._nms(d, cfg, scoring) for d in dets]
         if not iou_before_nms:  # predicting the kept boxes only is enough
             dets = self._with_predicted_ious(feats, dets)
         if cfg.get('refine'):
             dets = self._refined(feats, dets, batch_img_metas, cfg.refine)
-        return [self._output(d, meta, cfg, rescale) for d, meta in zip(dets, batch_img_metas)]
+        return [self._output(d, meta, scoring, rescale) for d, meta in zip(dets, batch_img_metas)]
 
     def _raw_detections(self, x, batch_img_metas, rpn_results_list):
         """Per image: every proposal's class scores and decoded per-class boxes."""
@@ -194,13 +197,13 @@ class IoUNetRoIHead(StandardRoIHead):
             bbox_preds=bbox_results['bbox_pred'].split(split),
             batch_img_metas=batch_img_metas, rcnn_test_cfg=None, rescale=False)
 
-    def _output(self, det, meta, cfg, rescale):
+    def _output(self, det, meta, scoring, rescale):
         out = InstanceData()
         boxes = det.bboxes
         if rescale and len(boxes):
             boxes = scale_boxes(boxes, [1 / s for s in meta['scale_factor']])
         out.bboxes = boxes
-        out.scores = self._final_scores(det, cfg)
+        out.scores = self._final_scores(det, scoring)
         out.labels = det.labels
         out.cls_scores = det.cls_scores
         out.pred_ious = det.pred_ious
@@ -234,13 +237,14 @@ class IoUNetRoIHead(StandardRoIHead):
             out.append(d)
         return out
 
-    def _final_scores(self, det, cfg):
-        score_type, alpha = check_scoring(cfg, 'IoUNetRoIHead: test_cfg.rcnn', default='cls')
+    @staticmethod
+    def _final_scores(det, scoring):
+        score_type, alpha = scoring
         if score_type == 'cls':  # before the IoU head has run, there is no pred_ious
             return det.cls_scores
         return fuse_scores(det.cls_scores, det.pred_ious, score_type, alpha)
 
-    def _nms(self, cand, cfg):
+    def _nms(self, cand, cfg, scoring):
         nms_cfg = dict(cfg.nms)
         if len(cand) == 0:
             return cand
@@ -251,10 +255,10 @@ class IoUNetRoIHead(StandardRoIHead):
             kept = cand[keep]
             kept.cls_scores = cluster_scores
         else:
-            _, keep = batched_nms(cand.bboxes, self._final_scores(cand, cfg), cand.labels,
+            _, keep = batched_nms(cand.bboxes, self._final_scores(cand, scoring), cand.labels,
                                   nms_cfg)
             kept = cand[keep]
-        order = self._final_scores(kept, cfg).argsort(descending=True, stable=True)
+        order = self._final_scores(kept, scoring).argsort(descending=True, stable=True)
         return kept[order[:cfg.max_per_img]] if cfg.max_per_img > 0 else kept[order]
 
     def _refined(self, feats, dets_list, batch_img_metas, refine_cfg):
