@@ -6,7 +6,10 @@
 #       --cfg-options model.checkpoint=work_dirs/retinanet/epoch_36.pth
 _base_ = './retinanet_tiny-r18_fpn_bccd.py'
 model = dict(_delete_=True, type='BoxQualityRetrofit', detector={{_base_.model}},
-             quality_head=dict(type='BoxQualityHead'), checkpoint=None)
+             quality_head=dict(type='BoxQualityHead'), checkpoint=None,
+             # IoU-Net's box refinement through the head's loc output: off (steps=0); the
+             # benchmark's box-quality_refine run evaluates it with steps=5
+             refine=dict(steps=0, step_size=0.5, omega1=0.001, omega2=-0.01))
 # As the IoU-branch retrofit: a third of the detector's 36 epochs.
 max_epochs = 12
 train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)

@@ -226,3 +226,26 @@ def test_the_bccd_config_builds_the_head_on_the_detector_maps():
     assert head.roi_extractor.featmap_strides == [8, 16, 32, 64, 128]
     assert not any(p.requires_grad for n, p in model.named_parameters()
                    if not n.startswith('quality_head.'))
+
+
+def test_refinement_moves_boxes_up_the_loc_estimate(tmp_path):
+    path, _, cfg = detector_checkpoint(tmp_path)
+    plain = quality_model(cfg, path)
+    refined = quality_model(cfg, path, refine=dict(steps=3, step_size=0.5, omega1=0.0,
+                                                   omega2=-0.01))
+    refined.quality_head.load_state_dict(plain.quality_head.state_dict())
+    with torch.no_grad():
+        for m in (plain, refined):
+            m.eval()
+        da = plain.data_preprocessor(packed_inputs(), False)
+        db = refined.data_preprocessor(packed_inputs(), False)
+        a = plain.predict(da['inputs'], da['data_samples'])
+        b = refined.predict(db['inputs'], db['data_samples'])
+    pa, pb = a[0].pred_instances, b[0].pred_instances
+    assert torch.equal(pa.labels, pb.labels) and len(pa) > 0
+    assert not torch.allclose(pa.bboxes, pb.bboxes)
+    # a refined box's loc estimate never falls by more than the tolerated drop (omega2)
+    assert (pb.pred_ious >= pa.pred_ious - 0.011).all()
+    assert (pb.pred_ious > pa.pred_ious + 1e-4).any()
+    with pytest.raises(ValueError, match='refine must be None or a dict'):
+        quality_model(cfg, path, refine=dict(stepz=3))

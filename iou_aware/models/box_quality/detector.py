@@ -16,6 +16,10 @@ instance:
   the detector's score stays as ``det_scores``, the head's two factors as ``tp_probs`` and
   ``pred_ious`` (a detector's own predicted IoU, if it has one, as ``branch_ious``).
 
+``refine`` (None, or IoU-Net's refinement settings ``steps``, ``step_size``, ``omega1``,
+``omega2``; ``steps=0`` is off) moves each final box up the head's loc estimate by gradient
+ascent through PrRoIPool before it is scored: IoU-Net's refinement for one-stage detections.
+
 ``checkpoint=None`` builds without loading (tools/test.py then loads the trained
 checkpoint, detector and head together). Dense (one-stage) detectors only.
 """
@@ -23,18 +27,20 @@ import types
 
 import torch
 from mmdet.registry import MODELS
+from mmdet.models.roi_heads.roi_extractors import SingleRoIExtractor
 from mmdet.structures.bbox import scale_boxes
 
 from ..retrofit import RetrofitError, freeze_all_but, load_detector
 from .final_detections import dense_final_detections
 
 PREFIXES = ('quality_head.',)
+REFINE_KEYS = {'steps', 'step_size', 'omega1', 'omega2'}
 SCORES = ('expected_iou', 'detector')
 
 
 @MODELS.register_module()
 def BoxQualityRetrofit(detector, quality_head, checkpoint=None,  # noqa: N802 (a type name)
-                       score='expected_iou'):
+                       score='expected_iou', refine=None):
     """Build ``detector``, add ``quality_head``, load ``checkpoint`` and freeze the detector."""
     if score not in SCORES:
         raise ValueError(f'BoxQualityRetrofit: score must be one of {SCORES}, got {score!r}')
@@ -58,7 +64,10 @@ def BoxQualityRetrofit(detector, quality_head, checkpoint=None,  # noqa: N802 (a
     if checkpoint is not None:
         load_detector(model, checkpoint, PREFIXES, 'BoxQualityRetrofit')
     freeze_all_but(model, PREFIXES, checkpoint)
-    model.box_quality = dict(score=score)
+    if refine is not None and not (isinstance(refine, dict) and set(refine) <= REFINE_KEYS):
+        raise ValueError(f'BoxQualityRetrofit: refine must be None or a dict with keys from '
+                         f'{sorted(REFINE_KEYS)}, got {refine!r}')
+    model.box_quality = dict(score=score, refine=dict(refine) if refine else None)
     model.loss = types.MethodType(_loss, model)
     model.predict = types.MethodType(_predict, model)
     return model
@@ -74,6 +83,8 @@ def _loss(self, batch_inputs, batch_data_samples):
 def _predict(self, batch_inputs, batch_data_samples, rescale=True):
     feats = self.extract_feat(batch_inputs)
     detections = dense_final_detections(self, feats, batch_data_samples)
+    if self.box_quality['refine'] and self.box_quality['refine'].get('steps', 5) > 0:
+        detections = _refined(self.quality_head, feats, detections, self.box_quality['refine'])
     tp, loc = self.quality_head.predict(feats, detections)
     for det, p, q, sample in zip(detections, tp, loc, batch_data_samples):
         del det.evidence
@@ -89,3 +100,32 @@ def _predict(self, batch_inputs, batch_data_samples, rescale=True):
             factor = [1 / s for s in sample.metainfo['scale_factor']]
             det.bboxes = scale_boxes(det.bboxes, factor)
     return self.add_pred_to_datasample(batch_data_samples, detections)
+
+
+def _refined(head, feats, detections, refine):
+    """IoU-Net's refinement (gradient ascent of the loc output through PrRoIPool's box
+    gradient, ``roi_heads/box_refinement.py``) of every final box, each pinned to the FPN
+    level it started on. Boxes, not scores, change here; ``predict`` then scores the
+    refined boxes."""
+    from ..roi_heads.box_refinement import refine_boxes
+    extractor = head.roi_extractor
+    maps = extractor.maps_for_repeated_pooling(feats)
+    img = torch.cat([d.bboxes.new_full((len(d),), i) for i, d in enumerate(detections)])
+    boxes = torch.cat([d.bboxes for d in detections]).float()
+    labels = torch.cat([d.labels for d in detections])
+    if len(boxes) == 0:
+        return detections
+    levels = SingleRoIExtractor.map_roi_levels(extractor, torch.cat([img[:, None], boxes], 1),
+                                               extractor.num_inputs)
+
+    def score(b, idx):
+        rois = torch.cat([img[idx, None], b], 1)
+        return head.loc_logits(maps, rois, labels[idx], levels[idx]).sigmoid()
+
+    refined, _, _ = refine_boxes(boxes, score, **refine)
+    out = []
+    for d, part in zip(detections, refined.split([len(d) for d in detections])):
+        d = d.clone()
+        d.bboxes = part.to(d.bboxes.dtype)
+        out.append(d)
+    return out

@@ -84,6 +84,14 @@ class BoxQualityHead(BaseModule):
         tp = self.tp(torch.cat([x, self.evidence(evidence.to(x.dtype))], 1))[rows, labels]
         return loc, tp
 
+    def loc_logits(self, feats, rois, labels, levels=None):
+        """loc logits of ``rois``' own classes; ``levels`` (Tensor[K] long) pins each box to
+        an FPN level (for refinement, which pools the moving boxes again every step)."""
+        pooled = (self.roi_extractor(feats, rois) if levels is None
+                  else self.roi_extractor.pool_at_levels(feats, rois, levels))
+        rows = torch.arange(len(labels), device=labels.device)
+        return self.loc_out(self.appearance(pooled.flatten(1)))[rows, labels]
+
     def predict(self, feats, detections):
         """(P(matched), E[IoU | matched]) of each image's final detections, as lists."""
         rois, labels, evidence = _stack(detections)
