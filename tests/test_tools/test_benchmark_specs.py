@@ -1,0 +1,49 @@
+"""The benchmark specs and the committed results agree: no results folder without a spec
+entry (a run, or a retired run with its reason), no table row without results."""
+import glob
+import json
+import os
+import os.path as osp
+import re
+
+import pytest
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+RESULTS = osp.join(ROOT, 'docs', 'results')
+SPECS = sorted(glob.glob(osp.join(ROOT, 'configs', 'benchmarks', '*.json')))
+
+
+def result_runs(benchmark):
+    """Run folders (those holding seed<k>/ folders) under every docs/results/<benchmark>*/."""
+    runs = {}
+    for folder in glob.glob(osp.join(RESULTS, benchmark + '*')):
+        for run in os.listdir(folder):
+            if glob.glob(osp.join(folder, run, 'seed*')):
+                runs.setdefault(run, []).append(osp.basename(folder))
+    return runs
+
+
+@pytest.mark.parametrize('spec_path', SPECS, ids=osp.basename)
+def test_every_results_folder_has_a_spec_entry(spec_path):
+    spec = json.load(open(spec_path))
+    retired = spec.get('retired_runs', {})
+    assert all(isinstance(v, str) and v for v in retired.values()), 'a retired run needs a reason'
+    assert not set(retired) & set(spec['runs']), 'a run is either live or retired'
+    orphans = {run: where for run, where in result_runs(spec['name']).items()
+               if run not in spec['runs'] and run not in retired}
+    assert not orphans, f'results without a spec entry in {osp.basename(spec_path)}: {orphans}'
+    stale = sorted(set(retired) - set(result_runs(spec['name'])))
+    assert not stale, f'retired runs without results: {stale}'
+
+
+def test_every_table_row_has_results():
+    docs = [osp.join(ROOT, 'README.md')] + glob.glob(osp.join(ROOT, 'docs', '**', '*.md'),
+                                                      recursive=True)
+    missing = []
+    for path in docs:
+        for bench, rows in re.findall(r'<!-- results benchmark=(\S+) .*?rows=(\S+)', open(path).read()):
+            for row in rows.split(','):
+                run = row.split(':')[0]
+                if not glob.glob(osp.join(RESULTS, bench, run, 'seed*')):
+                    missing.append(f'{osp.relpath(path, ROOT)}: {bench}/{run}')
+    assert not missing, missing
