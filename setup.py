@@ -69,10 +69,14 @@ def ship_configs():
         os.remove(target)
     elif os.path.isdir(target):
         shutil.rmtree(target)
-    if any(cmd in sys.argv for cmd in ('develop', 'editable_wheel')):
-        os.symlink(os.path.relpath(source, os.path.dirname(target)), target)
-    else:
+    # A copy only for what is installed or distributed (a wheel, an sdist); everything else
+    # (editable installs, egg_info, an in-place build_ext) gets a symlink, so a source
+    # checkout never reads a stale snapshot of its own configs through `iou_aware::`.
+    if any(cmd in sys.argv for cmd in ('bdist_wheel', 'sdist', 'build', 'build_py', 'install',
+                                       'bdist')) and 'editable_wheel' not in sys.argv:
         shutil.copytree(source, target)
+    else:
+        os.symlink(os.path.relpath(source, os.path.dirname(target)), target)
     # mmengine looks a scoped config up in the model index first; ours lists no models,
     # so it falls back to .mim/configs/<path>.
     with open(os.path.join(os.path.dirname(target), 'model-index.yml'), 'w') as f:

@@ -30,7 +30,8 @@ from mmdet.registry import MODELS
 from mmengine.runner.checkpoint import _load_checkpoint
 
 # the IoU branch of each supported head, by the head's class (dense head or RoI head)
-TRAINABLE = {'IoUAwareRetinaHead': ('bbox_head.iou_convs.', 'bbox_head.retina_iou.'),
+TRAINABLE = {'DecoupledIoURetinaHead': ('bbox_head.iou_convs.', 'bbox_head.retina_iou.'),
+             'IoUAwareRetinaHead': ('bbox_head.retina_iou.',),
              'IoUNetRoIHead': ('roi_head.iou_head.',)}
 
 

@@ -1,4 +1,5 @@
-"""IoUAwareRetinaHead, tested the mmdet way: tiny features, a few classes, empty/one GT."""
+"""IoUAwareRetinaHead (the paper's) and DecoupledIoURetinaHead (the default), tested the mmdet
+way: tiny features, a few classes, empty/one GT."""
 import os.path as osp
 
 import pytest
@@ -67,8 +68,16 @@ def test_empty_gt_only_classification_loss():
     assert total(losses['loss_iou']) == 0
 
 
-def test_one_gt_all_losses_positive():
-    head = MODELS.build(head_cfg())
+def test_decoupled_head_on_an_empty_image_trains_its_outputs_towards_zero():
+    head = MODELS.build(head_cfg(type='DecoupledIoURetinaHead'))
+    losses = losses_for(head, gt([], []), *inputs())
+    assert total(losses['loss_cls']) > 0 and total(losses['loss_bbox']) == 0
+    assert torch.isfinite(losses['loss_iou']) and losses['loss_iou'] > 0
+
+
+@pytest.mark.parametrize('head_type', ['IoUAwareRetinaHead', 'DecoupledIoURetinaHead'])
+def test_one_gt_all_losses_positive(head_type):
+    head = MODELS.build(head_cfg(type=head_type))
     losses = losses_for(head, gt([[23.6, 31.3, 94.2, 110.7]], [2]), *inputs())
     for key in ('loss_cls', 'loss_bbox', 'loss_iou'):
         assert total(losses[key]) > 0, key
@@ -189,34 +198,47 @@ def _flat(levels, k):
     return torch.cat([t.permute(0, 2, 3, 1).reshape(1, -1, k) for t in levels], 1)[0]
 
 
-def test_extra_iou_targets_are_best_overlaps_weighted_by_the_top_cls_score():
-    """The extra term, computed independently: every non-positive anchor's IoU logit
-    against the IoU of its decoded box with the best ground truth (torchvision's box_iou),
-    BCE weighted by its top sigmoid score ** gamma, times loss_weight, over the positives'
-    avg_factor."""
+def test_decoupled_head_trains_every_anchor_class_pair_weighted_by_its_score():
+    """DecoupledIoURetinaHead's IoU loss, computed independently: positives train their
+    label's output towards IoU(decoded box, assigned object); every other (anchor, class)
+    trains towards the IoU of the decoded box with the best object of that class
+    (torchvision's box_iou), BCE weighted by that class's sigmoid score; over the
+    positives' avg_factor."""
     torch.manual_seed(0)
     feats, metas = inputs(6)
-    g = gt([[10, 10, 60, 50], [40, 30, 120, 100]], [1, 2])
-    paper = MODELS.build(head_cfg())
-    extra = MODELS.build(head_cfg(extra_iou_targets=dict(gamma=2.0, loss_weight=0.5)))
-    extra.load_state_dict(paper.state_dict())
-    cls, reg, iou = paper(feats)
+    boxes, classes = [[10, 10, 60, 50], [40, 30, 120, 100]], [1, 2]
+    g = gt(boxes, classes)
+    head = MODELS.build(head_cfg(type='DecoupledIoURetinaHead'))
+    cls, reg, iou = head(feats)
     with torch.no_grad():
-        only_pos = paper.loss_by_feat(cls, reg, iou, [g], metas)['loss_iou']
-        with_extra = extra.loss_by_feat(cls, reg, iou, [g], metas)['loss_iou']
-        anchor_list, valid = paper.get_anchors([c.shape[-2:] for c in cls], metas,
-                                               device='cpu')
-        labels, _, _, _, avg_factor = paper.get_targets(anchor_list, valid, [g], metas)
-        non_pos = torch.cat(labels, 1)[0] == paper.num_classes
+        got = head.loss_by_feat(cls, reg, iou, [g], metas)['loss_iou']
+        anchor_list, valid = head.get_anchors([c.shape[-2:] for c in cls], metas, device='cpu')
+        labels, _, box_t, _, avg_factor = head.get_targets(anchor_list, valid, [g], metas)
+        labels, box_t = torch.cat(labels, 1)[0], torch.cat(box_t, 1)[0]
         anchors = torch.cat(anchor_list[0])
-        boxes = paper.bbox_coder.decode(anchors, _flat(reg, 4))
-        target = box_iou(boxes, g.bboxes).amax(1)
-        weight = _flat(cls, 4).sigmoid().amax(1) ** 2.0
-        bce = torch.nn.functional.binary_cross_entropy_with_logits(
-            _flat(iou, 1)[:, 0], target, reduction='none')
-        expected = 0.5 * (bce * weight)[non_pos].sum() / avg_factor
-    assert non_pos.sum() > 100 and expected > 0
-    torch.testing.assert_close(with_extra - only_pos, expected, rtol=1e-4, atol=1e-6)
+        decoded = head.bbox_coder.decode(anchors, _flat(reg, 4))
+        per_class = torch.stack([box_iou(decoded, g.bboxes[g.labels == c]).amax(1)
+                                 if (g.labels == c).any() else torch.zeros(len(decoded))
+                                 for c in range(4)], 1)  # [N, C]
+        logits = _flat(iou, 4)
+        weight = _flat(cls, 4).sigmoid()
+        pos = labels < 4
+        target = per_class.clone()
+        weight = weight.clone()
+        rows = pos.nonzero()[:, 0]
+        target[rows, labels[pos]] = box_iou(decoded[pos], head.bbox_coder.decode(
+            anchors[pos], box_t[pos])).diagonal()
+        weight[rows, labels[pos]] = 1.0
+        bce = torch.nn.functional.binary_cross_entropy_with_logits(logits, target,
+                                                                   reduction='none')
+        expected = (bce * weight).sum() / avg_factor
+    assert pos.sum() >= 2 and expected > 0
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-6)
+
+
+def test_decoupled_head_has_no_detach_setting():
+    with pytest.raises(ValueError, match='always detached; remove detach_iou_target'):
+        MODELS.build(head_cfg(type='DecoupledIoURetinaHead', detach_iou_target=False))
 
 
 def _samples(g, metas):
@@ -226,51 +248,20 @@ def _samples(g, metas):
     return [sample]
 
 
-def test_extra_terms_without_tower_grad_train_only_the_iou_conv():
-    """``tower_grad=False``: same loss values as with it, but the extra terms leave the
-    regression tower's gradient as the paper's positives-only loss makes it."""
-    torch.manual_seed(0)
-    feats, metas = inputs(7)
-    samples = _samples(gt([[10, 10, 60, 50], [40, 30, 120, 100]], [1, 2]), metas)
-    heads = {name: MODELS.build(head_cfg(**cfg)) for name, cfg in [
-        ('paper', {}), ('tower', dict(extra_iou_targets=dict(tower_grad=True))),
-        ('head_only', dict(extra_iou_targets=dict(tower_grad=False)))]}
-    state = heads['paper'].state_dict()
-    grads, losses = {}, {}
-    for name, head in heads.items():
-        head.load_state_dict(state)
-        losses[name] = head.loss(feats, samples)['loss_iou']
-        losses[name].backward()
-        grads[name] = {k: p.grad.clone() for k, p in head.named_parameters()
-                       if p.grad is not None}
-    torch.testing.assert_close(losses['head_only'], losses['tower'])
-    assert losses['tower'] > losses['paper']
-    tower = [k for k in grads['paper'] if k.startswith('reg_convs')]
-    assert tower
-    for k in tower:
-        torch.testing.assert_close(grads['head_only'][k], grads['paper'][k])
-    assert any(not torch.allclose(grads['tower'][k], grads['paper'][k]) for k in tower)
-    assert not torch.allclose(grads['head_only']['retina_iou.weight'],
-                              grads['paper']['retina_iou.weight'])
-
-
 def retina_head_twin():
     """mmdet's RetinaHead with the test head's settings: the independent reference."""
     return MODELS.build(dict(head_cfg(), type='RetinaHead'))
 
 
-@pytest.mark.parametrize('variant', [
-    dict(),
-    dict(class_aware_iou=True, extra_iou_targets=dict(gamma=1.0), iou_convs=2),
-    dict(extra_iou_targets=dict(target_class='any'), iou_convs=1)])
+@pytest.mark.parametrize('variant', [dict(), dict(iou_convs=1), dict(iou_convs=0)])
 def test_decoupled_iou_leaves_the_detector_training_as_retinanet(variant):
-    """``decoupled_iou=True``: the gradient reaching the towers, the cls/box convs and the
+    """DecoupledIoURetinaHead: the gradient reaching the towers, the cls/box convs and the
     input features is exactly mmdet's RetinaHead's (same weights, same inputs); only the
     IoU branch's own layers learn from loss_iou."""
     torch.manual_seed(0)
     feats, metas = inputs(3)
     samples = _samples(gt([[10, 10, 60, 50], [40, 30, 120, 100]], [1, 2]), metas)
-    ours = MODELS.build(head_cfg(decoupled_iou=True, **variant))
+    ours = MODELS.build(head_cfg(type='DecoupledIoURetinaHead', **variant))
     reference = retina_head_twin()
     missing, unexpected = reference.load_state_dict(ours.state_dict(), strict=False)
     assert not missing and all(k.startswith(('retina_iou', 'iou_convs')) for k in unexpected)
@@ -288,7 +279,7 @@ def test_decoupled_iou_leaves_the_detector_training_as_retinanet(variant):
     for k in shared:
         torch.testing.assert_close(grads['ours'][k], grads['reference'][k])
     own = [k for k in grads['ours'] if k.startswith(('retina_iou', 'iou_convs'))]
-    assert len(own) == 2 + 2 * variant.get('iou_convs', 0)  # weight, bias (no norm here)
+    assert len(own) == 2 + 2 * variant.get('iou_convs', 2)  # weight, bias (no norm here)
     assert all(grads['ours'][k].abs().sum() > 0 for k in own)
 
 
@@ -310,7 +301,7 @@ def test_decoupled_iou_changes_the_paper_heads_tower_gradient():
 @pytest.mark.parametrize('bad', [-1, 1.5, True, '2'])
 def test_iou_convs_must_be_a_count(bad):
     with pytest.raises(ValueError, match='iou_convs must be an int >= 0'):
-        MODELS.build(head_cfg(iou_convs=bad))
+        MODELS.build(head_cfg(type='DecoupledIoURetinaHead', iou_convs=bad))
 
 
 def _seeded_init(cfg, seed=7):
@@ -320,35 +311,34 @@ def _seeded_init(cfg, seed=7):
     return head, torch.get_rng_state()
 
 
-@pytest.mark.parametrize('variant', [dict(), dict(decoupled_iou=True, iou_convs=2)])
+@pytest.mark.parametrize('variant', [dict(), dict(iou_convs=0)])
 def test_isolated_branch_rng_gives_the_detector_retinanets_init(variant):
-    """``isolate_branch_rng=True``: for one seed every shared layer starts as mmdet's
+    """DecoupledIoURetinaHead's branch on its own RNG stream: for one seed every shared layer starts as mmdet's
     RetinaHead's, and the global RNG stream is left where RetinaNet leaves it (so later
     draws, e.g. the data loader's, pair too); the branch itself is still initialized."""
     reference, reference_rng = _seeded_init(dict(head_cfg(), type='RetinaHead'))
-    ours, ours_rng = _seeded_init(head_cfg(isolate_branch_rng=True, **variant))
+    ours, ours_rng = _seeded_init(head_cfg(type='DecoupledIoURetinaHead', **variant))
     shared = reference.state_dict()
     for k, v in shared.items():
         torch.testing.assert_close(ours.state_dict()[k], v, rtol=0, atol=0, msg=k)
     assert torch.equal(ours_rng, reference_rng)
-    branch = [m for m in ours.modules() if isinstance(m, torch.nn.Conv2d)][-1 - variant.get(
-        'iou_convs', 0):]
-    assert len(branch) == 1 + variant.get('iou_convs', 0)
+    convs = variant.get('iou_convs', 2)
+    branch = [m for m in ours.modules() if isinstance(m, torch.nn.Conv2d)][-1 - convs:]
+    assert len(branch) == 1 + convs
     for conv in branch:  # mmdet's Normal(0, 0.01) init, as the other head convs
         assert 0.005 < conv.weight.std() < 0.015 and torch.all(conv.bias == 0)
 
 
 def test_shared_branch_rng_shifts_the_detectors_init():
-    """The test above can fail: without the fork the branch's draws change retina_cls."""
+    """The test above can fail: the paper's head draws its branch from the shared stream."""
     reference, reference_rng = _seeded_init(dict(head_cfg(), type='RetinaHead'))
-    ours, ours_rng = _seeded_init(head_cfg(decoupled_iou=True, iou_convs=2))
-    assert not torch.equal(ours.retina_cls.weight, reference.retina_cls.weight)
+    ours, ours_rng = _seeded_init(head_cfg())
     assert not torch.equal(ours_rng, reference_rng)
 
 
 def test_isolated_decoupled_detector_config_starts_as_the_retinanet_config():
     """The shipped tiny configs, built and initialized as the runner does for one seed: the
-    default IoU-aware detector (decoupled, ``isolate_branch_rng``) equals RetinaNet's
+    default IoU-aware detector (DecoupledIoURetinaHead, its own RNG stream) equals RetinaNet's
     parameter for parameter, so the benchmark's paired rows compare the same detector."""
     root = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
     models = {}
@@ -371,51 +361,3 @@ def test_isolated_decoupled_detector_config_starts_as_the_retinanet_config():
     for k, v in reference.items():
         assert torch.equal(ours[k], v), k
     assert torch.equal(models['ours'].rng, models['retinanet'].rng)
-
-
-QFL = dict(type='QualityFocalLoss', use_sigmoid=True, beta=2.0, loss_weight=1.0)
-
-
-def test_quality_cls_loss_is_gfls_joint_target_on_every_anchor():
-    """``quality_cls_loss``: loss_cls equals the GFL paper's QFL formula, written out here,
-    -|y - s|^2 ((1 - y) log(1 - s) + y log s) summed over (anchor, class) / positives, with
-    y the positive's IoU (decoded box vs its ground truth, torchvision) at its class and 0
-    elsewhere, using mmdet RetinaHead's own anchor targets; the box loss stays RetinaNet's."""
-    torch.manual_seed(0)
-    feats, metas = inputs(5)
-    boxes, classes = [[10, 10, 60, 50], [40, 30, 120, 100]], [1, 2]
-    samples = _samples(gt(boxes, classes), metas)
-    ours = MODELS.build(head_cfg(quality_cls_loss=QFL))
-    reference = retina_head_twin()
-    reference.load_state_dict(ours.state_dict(), strict=False)
-    losses = ours.loss(feats, samples)
-    ref_losses = reference.loss(feats, samples)
-    torch.testing.assert_close(sum(losses['loss_bbox']), sum(ref_losses['loss_bbox']))
-
-    cls_scores, bbox_preds = reference(feats)
-    sizes = [c.shape[-2:] for c in cls_scores]
-    anchors, valid = reference.get_anchors(sizes, metas, device='cpu')
-    labels, label_w, box_t, _, avg = reference.get_targets(
-        anchors, valid, [gt(boxes, classes)], metas)
-    anchors = torch.cat(anchors[0])
-    labels, label_w, box_t = (torch.cat(t, dim=1)[0] for t in (labels, label_w, box_t))
-    logits = torch.cat([c[0].permute(1, 2, 0).reshape(-1, 4) for c in cls_scores])
-    deltas = torch.cat([b[0].permute(1, 2, 0).reshape(-1, 4) for b in bbox_preds])
-    pos = labels < 4
-    assert pos.sum() >= 2
-    decoded = reference.bbox_coder.decode(anchors[pos], deltas[pos])
-    matched = reference.bbox_coder.decode(anchors[pos], box_t[pos])
-    y = torch.zeros_like(logits)
-    y[pos.nonzero()[:, 0], labels[pos]] = box_iou(decoded, matched).diagonal().detach()
-    s = logits.sigmoid()
-    qfl = -(y - s).abs().pow(2) * ((1 - y) * torch.log1p(-s) + y * torch.log(s))
-    expected = (qfl.sum(dim=1) * label_w).sum() / avg
-    torch.testing.assert_close(losses['loss_cls'], expected, rtol=1e-4, atol=1e-6)
-    assert losses['loss_cls'] != sum(ref_losses['loss_cls'])  # not the focal loss
-
-
-@pytest.mark.parametrize('bad', ['QualityFocalLoss', dict(type='QualityFocalLoss'),
-                                 dict(type='QualityFocalLoss', use_sigmoid=False)])
-def test_quality_cls_loss_must_be_a_sigmoid_loss_config(bad):
-    with pytest.raises(ValueError, match='quality_cls_loss must be a loss config'):
-        MODELS.build(head_cfg(quality_cls_loss=bad))

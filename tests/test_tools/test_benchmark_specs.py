@@ -47,3 +47,14 @@ def test_every_table_row_has_results():
                 if not glob.glob(osp.join(RESULTS, bench, run, 'seed*')):
                     missing.append(f'{osp.relpath(path, ROOT)}: {bench}/{run}')
     assert not missing, missing
+
+
+def test_a_source_checkout_reads_its_own_configs_through_the_scope():
+    """`iou_aware::` configs resolve to iou_aware/.mim/configs; in a source checkout that
+    must be the repository's configs/ (a symlink), never a stale copy: setup.py copies only
+    for a wheel or an sdist (an in-place build_ext once left a copy behind)."""
+    mim = osp.join(ROOT, 'iou_aware', '.mim', 'configs')
+    if not osp.lexists(mim):
+        pytest.skip('not installed from this checkout (no iou_aware/.mim/configs)')
+    assert osp.realpath(mim) == osp.realpath(osp.join(ROOT, 'configs')), \
+        f'{mim} is a copy, not a link to configs/: re-run `make setup`'
