@@ -36,11 +36,11 @@ cuda-check: setup
 # On a machine with an NVIDIA GPU (torch and nvcc; no mmdet needed, no `make setup`): build
 # for its arch, CUDA op tests, compute-sanitizer, GPU benchmarks, one summary table.
 gpu-check:
-	$(if $(wildcard $(PY)),$(PY),python) tools/gpu_check.py $(GPU_CHECK_ARGS)
+	$(if $(wildcard $(PY)),$(PY),python) tools/gpu/gpu_check.py $(GPU_CHECK_ARGS)
 
 benchmark: setup
-	$(PY) tools/benchmark_prroi_pool.py
-	$(PY) tools/benchmark_nms.py
+	$(PY) tools/benchmarks/benchmark_prroi_pool.py
+	$(PY) tools/benchmarks/benchmark_nms.py
 
 # The BCCD benchmark on real images: every run and seed of configs/benchmarks/bccd.json
 # (trained on train, reported on test and val apart), results under docs/results/bccd*/,

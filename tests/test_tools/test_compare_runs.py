@@ -10,13 +10,13 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def _tool(name):
-    spec = importlib.util.spec_from_file_location(name, osp.join(ROOT, 'tools', f'{name}.py'))
+    spec = importlib.util.spec_from_file_location(osp.basename(name), osp.join(ROOT, 'tools', f'{name}.py'))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-compare_runs = _tool('compare_runs')
+compare_runs = _tool('analysis/compare_runs')
 
 
 def summary(ap50, r_cls, r_iou=None, ece=None):
@@ -105,7 +105,7 @@ def test_a_figure_only_some_seeds_hold_says_how_many(tmp_path, capsys):
 
 def test_reliability_figure_is_drawn_from_summaries_alone(tmp_path, capsys):
     from iou_aware.analysis import calibration_table
-    plot = _tool('plot_reliability')
+    plot = _tool('analysis/plot_reliability')
     pred, true = [0.05, 0.15, 0.55, 0.95], [0.2, 0.1, 0.5, 0.9]
     data = summary(0.5, 0.6, ece=0.1)
     data.update(calibration=calibration_table(pred, true), calibration_of='pred_iou',

@@ -1,4 +1,4 @@
-"""tools/gpu_check.py without a GPU: the dry run, the no-GPU exit, the step parsers and the
+"""tools/gpu/gpu_check.py without a GPU: the dry run, the no-GPU exit, the step parsers and the
 run/summary logic (steps faked)."""
 import importlib.util
 import os
@@ -9,7 +9,7 @@ import sys
 import pytest
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-TOOL = osp.join(ROOT, 'tools', 'gpu_check.py')
+TOOL = osp.join(ROOT, 'tools', 'gpu', 'gpu_check.py')
 
 
 def load_tool():
@@ -32,9 +32,9 @@ def test_dry_run_prints_every_planned_command():
     assert 'FORCE_CUDA=1 TORCH_CUDA_ARCH_LIST=8.6' in text and 'setup.py build_ext --inplace' in text
     assert '-m pytest tests/test_ops -m cuda' in text
     for tool in ('memcheck', 'racecheck'):
-        assert f'compute-sanitizer --tool {tool}' in text and 'tools/cuda_kernels_smoke.py' in text
-    assert 'tools/benchmark_nms.py --device cuda' in text
-    assert 'tools/benchmark_prroi_pool.py --device cuda' in text
+        assert f'compute-sanitizer --tool {tool}' in text and 'tools/gpu/cuda_kernels_smoke.py' in text
+    assert 'tools/benchmarks/benchmark_nms.py --device cuda' in text
+    assert 'tools/benchmarks/benchmark_prroi_pool.py --device cuda' in text
 
 
 def test_without_a_gpu_says_so_in_one_line_and_exits_2():
@@ -79,8 +79,8 @@ def test_run_reports_a_table_and_fails_on_any_failed_step(monkeypatch, capsys, f
                'benchmark nms': ' clustered 1000 272 0.2 0.9 4.5x yes\n',
                'benchmark prroi_pool': 'done\n'}
     names = {'setup.py': 'build', 'pytest': 'cuda tests', 'memcheck': 'memcheck',
-             'racecheck': 'racecheck', 'tools/benchmark_nms.py': 'benchmark nms',
-             'tools/benchmark_prroi_pool.py': 'benchmark prroi_pool'}
+             'racecheck': 'racecheck', 'tools/benchmarks/benchmark_nms.py': 'benchmark nms',
+             'tools/benchmarks/benchmark_prroi_pool.py': 'benchmark prroi_pool'}
     ran = []
 
     def fake_run_step(cmd, env, timeout):
@@ -108,7 +108,7 @@ def test_kernel_smoke_script_runs_on_the_cpu():
     from iou_aware.ops import has_extension
     if not has_extension():
         pytest.skip('iou_aware._C not built')
-    out = subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'cuda_kernels_smoke.py'),
+    out = subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'gpu', 'cuda_kernels_smoke.py'),
                           '--device', 'cpu'], capture_output=True, text=True, cwd=ROOT,
                          env=dict(os.environ, PYTHONPATH=ROOT), timeout=300)
     assert out.returncode == 0 and 'ok on cpu' in out.stdout, out.stderr[-3000:]

@@ -1,4 +1,4 @@
-"""tools/recalibration_study.py on analyses written by the real report writer: it finds the
+"""tools/analysis/recalibration_study.py on analyses written by the real report writer: it finds the
 detections behind a committed summary, refuses ones that do not reproduce it, and its
 figures reach the results tables."""
 import json
@@ -60,7 +60,7 @@ def benchmark(tmp_path):
 
 
 def study(res, work, *extra):
-    return run_tool('recalibration_study.py', '--benchmark', 'bench', '--runs', 'm',
+    return run_tool('analysis/recalibration_study.py', '--benchmark', 'bench', '--runs', 'm',
                     '--results-dir', str(res), '--detections-root', str(work), *extra)
 
 
@@ -103,7 +103,7 @@ def test_a_seed_without_detections_is_an_error_or_reported_when_allowed(benchmar
 
 def test_single_mode_on_an_analysis_folder(tmp_path):
     analysis(tmp_path / 'a', shift=0.25)
-    out = run_tool('recalibration_study.py', str(tmp_path / 'a'))
+    out = run_tool('analysis/recalibration_study.py', str(tmp_path / 'a'))
     assert out.returncode == 0, out.stderr
     report = json.loads((tmp_path / 'a' / results.RECALIBRATION).read_text())
     assert report['of'] == 'pred_iou' and report['n'] == 30 * 9
@@ -113,7 +113,7 @@ def test_single_mode_on_an_analysis_folder(tmp_path):
 def test_a_file_that_is_not_a_detections_table_is_refused(tmp_path):
     bad = tmp_path / 'detections.csv'
     bad.write_text('a,b\n1,2\n')
-    assert 'not a detections.csv' in one_error_line(run_tool('recalibration_study.py', str(bad)))
+    assert 'not a detections.csv' in one_error_line(run_tool('analysis/recalibration_study.py', str(bad)))
 
 
 def test_read_detections_returns_what_write_report_wrote(tmp_path):

@@ -1,10 +1,10 @@
 """Run every CUDA kernel of iou_aware._C once, on small inputs, through the public APIs.
 
-Meant to run under compute-sanitizer (tools/gpu_check.py does: memcheck and racecheck), so
+Meant to run under compute-sanitizer (tools/gpu/gpu_check.py does: memcheck and racecheck), so
 it is small, checks only that results are finite and shaped right (the tests compare
 values), and exits non-zero on any failure. Needs torch with CUDA; not mmdet.
 
-    python tools/cuda_kernels_smoke.py [--device cuda]   (--device cpu: to test this script)
+    python tools/gpu/cuda_kernels_smoke.py [--device cuda]   (--device cpu: to test this script)
 """
 import argparse
 import sys

@@ -1,7 +1,7 @@
 """Both detectors end to end on a GPU: set up, train, evaluate, time; one table.
 
-    python tools/gpu_e2e.py [--bundle .gpu-bundle] [--epochs 12] [--jobs 16]
-    python tools/gpu_e2e.py --cpu-dry-run     # the same steps at toy size, on the CPU
+    python tools/gpu/gpu_e2e.py [--bundle .gpu-bundle] [--epochs 12] [--jobs 16]
+    python tools/gpu/gpu_e2e.py --cpu-dry-run     # the same steps at toy size, on the CPU
 
 For a machine with a GPU and torch but no package registry (the device machine of the
 tool library). Steps, each timed and logged under --work-dir:
@@ -13,7 +13,7 @@ tool library). Steps, each timed and logged under --work-dir:
    package's extension in place;
 3. generate the shapes benchmark; train the tiny RetinaNet, IoU-aware RetinaNet, Faster
    R-CNN and IoU-Net for --epochs on the device (seed 0); evaluate each (AP, AP75, AP90);
-4. ``tools/benchmark_detectors.py --device cuda``: inference ms/image of every model, and
+4. ``tools/benchmarks/benchmark_detectors.py --device cuda``: inference ms/image of every model, and
    IoU-Net with refinement of all detections, as ratios to the baselines in one run;
 5. print one table (and write it as JSON).
 
@@ -28,7 +28,7 @@ import subprocess
 import sys
 import time
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 MODELS = {
     'retinanet': 'configs/retinanet/retinanet_tiny-r18_fpn_shapes.py',
     'iou-aware': 'configs/iou_aware_retinanet/iou-aware-retinanet_tiny-r18_fpn_shapes.py',
@@ -133,7 +133,7 @@ def main(argv=None):
         models += ['--model', name, config, ckpts[name], *data_opts]
     models += ['--model', 'iou-net refine all', MODELS['iou-net'], ckpts['iou-net'], *data_opts,
                'model.test_cfg.rcnn.refine.max_per_img=-1']
-    step('benchmark', [sys.executable, 'tools/benchmark_detectors.py', '--device', device,
+    step('benchmark', [sys.executable, 'tools/benchmarks/benchmark_detectors.py', '--device', device,
                        '--images', str(8 if args.cpu_dry_run else args.images),
                        '--train-steps', '0', '--rounds', '1' if args.cpu_dry_run else '3',
                        '--json', bench_json, *models], log_dir)

@@ -1,6 +1,6 @@
 """Time detectors side by side: inference latency per image and training step time.
 
-    python tools/benchmark_detectors.py \\
+    python tools/benchmarks/benchmark_detectors.py \\
         --model retinanet configs/retinanet/retinanet_tiny-r18_fpn_shapes.py [CKPT] \\
         --model iou-aware configs/iou_aware_retinanet/iou-aware-retinanet_tiny-r18_fpn_shapes.py [CKPT] \\
         [--images 60] [--train-steps 10] [--rounds 5] [--device cpu] [--json out.json]

@@ -5,15 +5,15 @@ Steps, each run as a subprocess with the interpreter that runs this script:
              (TORCH_CUDA_ARCH_LIST from torch.cuda.get_device_capability(), FORCE_CUDA=1);
   2. tests   pytest tests/test_ops -m cuda (pytest and hypothesis, if missing, are installed
              offline from .gpu-wheels/: see scripts/gpu_wheels.sh);
-  3. memcheck, racecheck: tools/cuda_kernels_smoke.py (every CUDA kernel) under
+  3. memcheck, racecheck: tools/gpu/cuda_kernels_smoke.py (every CUDA kernel) under
              compute-sanitizer, with the error counts;
-  4. the GPU benchmarks: tools/benchmark_nms.py and tools/benchmark_prroi_pool.py with
+  4. the GPU benchmarks: tools/benchmarks/benchmark_nms.py and tools/benchmarks/benchmark_prroi_pool.py with
              --device cuda.
 Then one summary table (step, status, key figure). Exit status: 0 when every step passed,
 1 when one failed, 2 without a GPU (one line says so). Needs torch with CUDA and nvcc
 (and compute-sanitizer for step 3); not mmdet, mmcv or mmengine.
 
-    python tools/gpu_check.py [--dry-run] [--arch 9.0] [--skip-build]
+    python tools/gpu/gpu_check.py [--dry-run] [--arch 9.0] [--skip-build]
 """
 import argparse
 import importlib.util
@@ -27,7 +27,7 @@ import sys
 import threading
 import time
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 WHEELS = '.gpu-wheels'
 TEST_DEPS = ('pytest', 'hypothesis')
 
@@ -123,11 +123,11 @@ def plan(py, arch, home, skip_build):
     # No caching allocator under memcheck: an overrun inside a cached block is caught too.
     for tool in ('memcheck', 'racecheck'):
         steps.append((tool, [sanitizer(home), '--tool', tool, '--error-exitcode', '1', py,
-                             'tools/cuda_kernels_smoke.py'],
+                             'tools/gpu/cuda_kernels_smoke.py'],
                       {'PYTORCH_NO_CUDA_MEMORY_CACHING': '1'}, parse_sanitizer, True))
-    steps.append(('benchmark nms', [py, 'tools/benchmark_nms.py', '--device', 'cuda'], {},
+    steps.append(('benchmark nms', [py, 'tools/benchmarks/benchmark_nms.py', '--device', 'cuda'], {},
                   parse_nms_benchmark, True))
-    steps.append(('benchmark prroi_pool', [py, 'tools/benchmark_prroi_pool.py', '--device', 'cuda'],
+    steps.append(('benchmark prroi_pool', [py, 'tools/benchmarks/benchmark_prroi_pool.py', '--device', 'cuda'],
                   {}, parse_tail, True))
     return steps
 

@@ -1,6 +1,6 @@
 """Reliability diagrams of analysis summaries side by side, as one PNG.
 
-    python tools/plot_reliability.py SUMMARY [SUMMARY ...] --labels A B ... --out FIG.png
+    python tools/analysis/plot_reliability.py SUMMARY [SUMMARY ...] --labels A B ... --out FIG.png
 
 Each SUMMARY is a ``summary.json`` (tools/analyze_localization.py) or the seed folder
 holding it. The figures in docs/ are drawn from the committed summaries in docs/results/,
@@ -11,7 +11,7 @@ import os
 import os.path as osp
 import sys
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, ROOT)  # tools/ run from a checkout
 
 from iou_aware import results  # noqa: E402

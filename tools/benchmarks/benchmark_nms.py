@@ -12,7 +12,7 @@ above --baseline-max boxes (torchvision's CPU nms takes about a minute for 100k 
 boxes). With --device cuda: CUDA-event timing after warm-up, torchvision's CUDA nms
 against iou_guided_nms on the GPU, and whether the GPU kept the same boxes as the CPU.
 
-    python tools/benchmark_nms.py [--device cpu|cuda] [--sizes ...] [--sparse-sizes ...]
+    python tools/benchmarks/benchmark_nms.py [--device cpu|cuda] [--sizes ...] [--sparse-sizes ...]
 """
 import argparse
 

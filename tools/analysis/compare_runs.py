@@ -1,6 +1,6 @@
 """Put runs side by side as one Markdown table, from their results files.
 
-    python tools/compare_runs.py PATH [PATH ...] [--names a b ...] [--columns AP AP75 ece ...]
+    python tools/analysis/compare_runs.py PATH [PATH ...] [--names a b ...] [--columns AP AP75 ece ...]
 
 Each PATH is a run's results: a ``summary.json`` (tools/analyze_localization.py) or the
 folder holding it (with ``metrics.json`` / ``train.json`` beside it, if any), or a run

@@ -2,11 +2,11 @@
 confidence make it calibrated, and what would that do to its correlation with the true IoU?
 
     # one analysis: tools/analyze_localization.py's output folder (or its detections.csv)
-    python tools/recalibration_study.py work_dirs/analysis/NAME [--out FILE]
+    python tools/analysis/recalibration_study.py work_dirs/analysis/NAME [--out FILE]
 
     # every committed seed of benchmark runs; writes recalibration.json beside each
     # docs/results/<benchmark>/<run>/seed<k>/summary.json
-    python tools/recalibration_study.py --benchmark shapes --runs iou-aware gfl ...
+    python tools/analysis/recalibration_study.py --benchmark shapes --runs iou-aware gfl ...
         [--detections-root work_dirs/benchmarks ...] [--results-dir docs/results]
         [--allow-missing]
 
@@ -24,7 +24,7 @@ import glob
 import os.path as osp
 import sys
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, ROOT)  # tools/ run from a checkout
 
 from iou_aware import results  # noqa: E402

@@ -11,8 +11,8 @@ With --device cuda, times are medians between CUDA events after warm-up calls, a
 workload is added (a batch of 8 such maps with 2,048 RoIs each), and mmcv's CUDA PrRoIPool
 is timed too when it can run.
 
-    python tools/benchmark_prroi_pool.py [--rois 512] [--channels 256] [--repeat 5]
-    python tools/benchmark_prroi_pool.py --device cuda [--batch-rois 2048] [--batch 8]
+    python tools/benchmarks/benchmark_prroi_pool.py [--rois 512] [--channels 256] [--repeat 5]
+    python tools/benchmarks/benchmark_prroi_pool.py --device cuda [--batch-rois 2048] [--batch 8]
 """
 import argparse
 import math
