@@ -11,7 +11,7 @@ Every table in the README and ``docs/`` is generated from files laid out as
 
 ``summary.json`` is written by ``tools/analyze_localization.py`` (through :func:`write_json`),
 ``metrics.json`` by ``tools/test.py``, ``train.json`` by ``tools/run_benchmark.py``,
-``recalibration.json`` by ``tools/recalibration_study.py``. Tools read them only through
+``recalibration.json`` by ``tools/analysis/recalibration_study.py``. Tools read them only through
 :func:`load_run` / :func:`flatten`, so a change of layout is made here once. Each JSON record carries
 a ``provenance`` entry (git commit, resolved-config hash; :mod:`iou_aware.utils.provenance`)
 where it was made since 2026-12-06. Pure Python and numpy: no mmdet needed to regenerate a

@@ -1,5 +1,5 @@
 """Build and install mmcv from its sdist with compiled ops, on a machine without a package
-registry (tools/gpu_e2e.py). Same C++ standard fix as scripts/build_mmcv_wheel.sh: mmcv
+registry (tools/gpu/gpu_e2e.py). Same C++ standard fix as scripts/build_mmcv_wheel.sh: mmcv
 2.1.0's setup.py hard-codes an older -std than torch's headers accept. The CUDA settings
 (FORCE_CUDA, TORCH_CUDA_ARCH_LIST, MAX_JOBS) come from the environment.
 

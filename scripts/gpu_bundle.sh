@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fill .gpu-bundle/ with what tools/gpu_e2e.py installs on a GPU machine that has torch but
+# Fill .gpu-bundle/ with what tools/gpu/gpu_e2e.py installs on a GPU machine that has torch but
 # no package registry (the tool library's device: Python 3.12, torch 2.11 cu130): wheels of
 # mmengine, mmdet, pycocotools and their dependencies for that Python, the mmcv 2.1.0 sdist
 # (compiled there with CUDA ops), setuptools < 70 for mmcv's setup.py, pytest/hypothesis.

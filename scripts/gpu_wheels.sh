@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Download the wheels tools/gpu_check.py needs on a GPU machine that may have no package
+# Download the wheels tools/gpu/gpu_check.py needs on a GPU machine that may have no package
 # registry: pytest and hypothesis with their dependencies, pure Python, for Python 3.12,
 # into .gpu-wheels/ (git-ignored; copy it along with the checkout). gpu_check.py installs
 # them with `pip install --no-index --find-links .gpu-wheels` when they are missing.

@@ -2,7 +2,7 @@
 // decreasing predicted IoU; each kept box suppresses the remaining boxes (of its category)
 // that overlap it by more than the threshold and takes the highest classification score of
 // that cluster. Three kernels with one result (see iou_nms_common.h): the sweep (the op),
-// the plain greedy loop (the test oracle, and the "before" of tools/benchmark_nms.py) and
+// the plain greedy loop (the test oracle, and the "before" of tools/benchmarks/benchmark_nms.py) and
 // the CUDA op's mask algorithm.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
