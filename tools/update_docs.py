@@ -69,12 +69,31 @@ def table_rows(files):
     return rows
 
 
+EQUIVALENCES = 'config_equivalences.json'
+
+
+def _equivalences(root):
+    """{(recorded hash, current hash): why} from ``<results>/config_equivalences.json``: configs
+    rewritten without changing what they train or evaluate, each pair with its evidence."""
+    path = osp.join(root, EQUIVALENCES)
+    if not osp.isfile(path):
+        return {}
+    out = {}
+    for entry in results.read_json(path)['equivalences']:
+        if not entry.get('why'):
+            raise ValueError(f'{path}: every equivalence needs a "why" (the evidence)')
+        for old in entry['from']:
+            out[(old, entry['to'])] = entry['why']
+    return out
+
+
 def provenance_report(rows, root):
     """One line per table row: whether its records carry provenance, and whether the config
     they were made with still resolves to the same settings (needs mmengine/mmdet)."""
     import iou_aware  # noqa: F401  (configs inherit ours and mmdet's by scope)
     from iou_aware.utils.provenance import config_hash_of
     lines, changed, cache = [], 0, {}
+    equivalent = _equivalences(root)
     for benchmark, run in rows:
         records = sorted(glob.glob(osp.join(root, benchmark, run, 'seed*', '*.json')))
         stamped = [(p, results.read_json(p).get('provenance')) for p in records]
@@ -83,16 +102,23 @@ def provenance_report(rows, root):
             lines.append(f'{benchmark}/{run}: {len(records)} records, none with provenance '
                          '(made before provenance was recorded)')
             continue
-        moved = []
+        moved, same, why = [], [], set()
         for path, prov in stamped:
             key = (prov['config'], json.dumps(prov.get('cfg_options'), sort_keys=True))
             if key not in cache:
                 cache[key] = config_hash_of(prov['config'], prov.get('cfg_options'))
-            if cache[key] != prov['config_sha256']:
+            if cache[key] == prov['config_sha256']:
+                continue
+            reason = equivalent.get((prov['config_sha256'], cache[key]))
+            if reason:
+                same.append(path)
+                why.add(reason)
+            else:
                 moved.append(osp.relpath(path, root))
         commits = sorted({(prov['git_commit'] or '?')[:10] for _, prov in stamped})
         status = (f'CONFIG CHANGED since {len(moved)} of its records (e.g. {moved[0]})'
-                  if moved else 'config unchanged')
+                  if moved else 'config unchanged' if not same else
+                  f'config changed in form only for {len(same)} records ({"; ".join(sorted(why))})')
         changed += bool(moved)
         lines.append(f'{benchmark}/{run}: {len(stamped)}/{len(records)} records with provenance '
                      f'(commits {", ".join(commits)}): {status}')

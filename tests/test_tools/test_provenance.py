@@ -45,3 +45,15 @@ def test_update_docs_lists_a_row_whose_config_changed(tmp_path):
     (run / 'metrics.json').write_text(json.dumps(record))
     out = subprocess.run(tool, capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 1 and 'CONFIG CHANGED' in out.stdout, out.stdout + out.stderr
+    # a rewrite of the config that trains the same, recorded with its evidence, is not a change
+    current = config_hash_of(CONFIG, options)
+    (tmp_path / 'config_equivalences.json').write_text(json.dumps({'equivalences': [
+        {'from': ['0' * 16], 'to': current, 'why': 'renamed, same training (golden trace)'}]}))
+    out = subprocess.run(tool, capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0 and 'changed in form only' in out.stdout, out.stdout + out.stderr
+    assert 'golden trace' in out.stdout
+    # an equivalence to another config does not cover it
+    (tmp_path / 'config_equivalences.json').write_text(json.dumps({'equivalences': [
+        {'from': ['0' * 16], 'to': 'f' * 16, 'why': 'another config'}]}))
+    out = subprocess.run(tool, capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 1 and 'CONFIG CHANGED' in out.stdout, out.stdout + out.stderr
