@@ -27,7 +27,6 @@ import types
 
 import torch
 from mmdet.registry import MODELS
-from mmdet.models.roi_heads.roi_extractors import SingleRoIExtractor
 from mmdet.structures.bbox import scale_boxes
 
 from ..retrofit import RetrofitError, freeze_all_but, load_detector
@@ -44,6 +43,9 @@ def BoxQualityRetrofit(detector, quality_head, checkpoint=None,  # noqa: N802 (a
     """Build ``detector``, add ``quality_head``, load ``checkpoint`` and freeze the detector."""
     if score not in SCORES:
         raise ValueError(f'BoxQualityRetrofit: score must be one of {SCORES}, got {score!r}')
+    if refine is not None and not (isinstance(refine, dict) and set(refine) <= REFINE_KEYS):
+        raise ValueError(f'BoxQualityRetrofit: refine must be None or a dict with keys from '
+                         f'{sorted(REFINE_KEYS)}, got {refine!r}')
     model = MODELS.build(detector)
     head = getattr(model, 'bbox_head', None)
     if head is None or hasattr(model, 'roi_head') or not hasattr(head, 'predict_by_feat'):
@@ -64,9 +66,6 @@ def BoxQualityRetrofit(detector, quality_head, checkpoint=None,  # noqa: N802 (a
     if checkpoint is not None:
         load_detector(model, checkpoint, PREFIXES, 'BoxQualityRetrofit')
     freeze_all_but(model, PREFIXES, checkpoint)
-    if refine is not None and not (isinstance(refine, dict) and set(refine) <= REFINE_KEYS):
-        raise ValueError(f'BoxQualityRetrofit: refine must be None or a dict with keys from '
-                         f'{sorted(REFINE_KEYS)}, got {refine!r}')
     model.box_quality = dict(score=score, refine=dict(refine) if refine else None)
     model.loss = types.MethodType(_loss, model)
     model.predict = types.MethodType(_predict, model)
@@ -115,8 +114,7 @@ def _refined(head, feats, detections, refine):
     labels = torch.cat([d.labels for d in detections])
     if len(boxes) == 0:
         return detections
-    levels = SingleRoIExtractor.map_roi_levels(extractor, torch.cat([img[:, None], boxes], 1),
-                                               extractor.num_inputs)
+    levels = extractor.map_roi_levels(torch.cat([img[:, None], boxes], 1), extractor.num_inputs)
 
     def score(b, idx):
         rois = torch.cat([img[idx, None], b], 1)

@@ -39,7 +39,6 @@ def dense_final_detections(detector, feats, batch_data_samples):
         kept.evidence = cluster_evidence(
             kept.cand_index, cand.bboxes, cand.scores, cand.labels, nms_cfg['iou_threshold'],
             meta['img_shape'], cand.pred_ious if 'pred_ious' in cand else None)
-        kept.bboxes = get_box_tensor(kept.bboxes)
         del kept.cand_index
         results.append(kept)
     return results

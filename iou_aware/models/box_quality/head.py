@@ -77,7 +77,7 @@ class BoxQualityHead(BaseModule):
         """Logits of the boxes' own classes: loc Tensor[K], and tp Tensor[K] (None without
         ``evidence``). ``rois`` Tensor[K, 5] (image index, x1, y1, x2, y2)."""
         rows = torch.arange(len(labels), device=labels.device)
-        x = self.appearance(self.roi_extractor(feats, rois).flatten(1))
+        x = self._appearance(feats, rois)
         loc = self.loc_out(x)[rows, labels]
         if evidence is None:
             return loc, None
@@ -87,10 +87,15 @@ class BoxQualityHead(BaseModule):
     def loc_logits(self, feats, rois, labels, levels=None):
         """loc logits of ``rois``' own classes; ``levels`` (Tensor[K] long) pins each box to
         an FPN level (for refinement, which pools the moving boxes again every step)."""
+        rows = torch.arange(len(labels), device=labels.device)
+        return self.loc_out(self._appearance(feats, rois, levels))[rows, labels]
+
+    def _appearance(self, feats, rois, levels=None):
+        """The FC features of the image inside each box (pooled on its own FPN level, or on
+        ``levels``)."""
         pooled = (self.roi_extractor(feats, rois) if levels is None
                   else self.roi_extractor.pool_at_levels(feats, rois, levels))
-        rows = torch.arange(len(labels), device=labels.device)
-        return self.loc_out(self.appearance(pooled.flatten(1)))[rows, labels]
+        return self.appearance(pooled.flatten(1))
 
     def predict(self, feats, detections):
         """(P(matched), E[IoU | matched]) of each image's final detections, as lists."""
