@@ -54,9 +54,7 @@ class DecoupledIoURetinaHead(IoUAwareRetinaHead):
         self.num_iou_convs = iou_convs  # read by _init_layers
         super().__init__(*args, detach_iou_target=True, **kwargs)
 
-    def _init_layers(self):
-        super(IoUAwareRetinaHead, self)._init_layers()  # RetinaHead's layers
-        in_channels = self._branch_in_channels()
+    def _init_branch(self, in_channels):
         self.iou_channels = self.cls_out_channels
         with torch.random.fork_rng(devices=[]):
             self.iou_convs = nn.Sequential(*[

@@ -56,12 +56,13 @@ class IoUAwareRetinaHead(RetinaHead):
 
     def _init_layers(self):
         super()._init_layers()
-        self.retina_iou = nn.Conv2d(self._branch_in_channels(),
-                                    self.num_base_priors * self.iou_channels, 3, padding=1)
-        tag_clip_group(self.retina_iou, 'iou_branch')  # SeparateClipOptimWrapper's group
+        self._init_branch(self.feat_channels if self.stacked_convs > 0 else self.in_channels)
 
-    def _branch_in_channels(self):
-        return self.feat_channels if self.stacked_convs > 0 else self.in_channels
+    def _init_branch(self, in_channels):
+        """The IoU branch's layers, after RetinaHead's (subclasses build their own)."""
+        self.retina_iou = nn.Conv2d(in_channels, self.num_base_priors * self.iou_channels, 3,
+                                    padding=1)
+        tag_clip_group(self.retina_iou, 'iou_branch')  # SeparateClipOptimWrapper's group
 
     def _towers(self, x):
         cls_feat, reg_feat = x, x
