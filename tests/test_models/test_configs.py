@@ -108,7 +108,9 @@ BCCD_TWINS = [(f'configs/bccd/{name}_bccd.py', f'configs/{folder}/{name}_shapes.
                   ('iou_aware_retinanet', 'iou-aware-retinanet_tiny-r18_fpn'),
                   ('iou_aware_retinanet', 'iou-aware-retinanet_tiny-r18_fpn_paper'),
                   ('faster_rcnn', 'faster-rcnn_tiny-r18_fpn'),
-                  ('iou_net', 'faster-rcnn_tiny-r18_fpn_iou-net')]]
+                  ('iou_net', 'faster-rcnn_tiny-r18_fpn_iou-net')]] + [
+    (f'configs/peers/{name}_tiny-r18_fpn_bccd.py', f'configs/peers/{name}_tiny-r18_fpn_shapes.py')
+    for name in ('atss', 'gfl', 'vfnet', 'paa')]
 
 
 @pytest.mark.parametrize('bccd,shapes', BCCD_TWINS, ids=lambda p: osp.basename(p))
