@@ -37,6 +37,10 @@ FAMILIES = {
     'gfl': ('configs/peers/gfl_tiny-r18_fpn_shapes.py', []),
     'vfnet': ('configs/peers/vfnet_tiny-r18_fpn_shapes.py', []),
     'paa': ('configs/peers/paa_tiny-r18_fpn_shapes.py', []),
+    'atss': ('configs/peers/atss_tiny-r18_fpn_shapes.py', []),
+    'iou-aware-atss': ('configs/iou_aware_atss/iou-aware-atss_tiny-r18_fpn_shapes.py', []),
+    'iou-aware-atss_decoupled': (
+        'configs/iou_aware_atss/iou-aware-atss_decoupled_tiny-r18_fpn_shapes.py', []),
 }
 STEPS = 20  # 5 epochs of 4 batches of 4 images: crosses epochs, so shuffling is covered
 TRAIN_IMAGES, IMAGE_SIZE = 16, 128

@@ -110,7 +110,9 @@ BCCD_TWINS = [(f'configs/bccd/{name}_bccd.py', f'configs/{folder}/{name}_shapes.
                   ('faster_rcnn', 'faster-rcnn_tiny-r18_fpn'),
                   ('iou_net', 'faster-rcnn_tiny-r18_fpn_iou-net')]] + [
     (f'configs/peers/{name}_tiny-r18_fpn_bccd.py', f'configs/peers/{name}_tiny-r18_fpn_shapes.py')
-    for name in ('atss', 'gfl', 'vfnet', 'paa')]
+    for name in ('atss', 'gfl', 'vfnet', 'paa')] + [
+    (f'configs/iou_aware_atss/{name}_bccd.py', f'configs/iou_aware_atss/{name}_shapes.py')
+    for name in ('iou-aware-atss_tiny-r18_fpn', 'iou-aware-atss_decoupled_tiny-r18_fpn')]
 
 
 @pytest.mark.parametrize('bccd,shapes', BCCD_TWINS, ids=lambda p: osp.basename(p))

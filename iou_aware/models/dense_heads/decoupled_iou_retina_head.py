@@ -1,16 +1,12 @@
 """This project's default IoU-aware RetinaNet head: the predicted IoU as a pure estimator,
 trained to hold over every detection (chosen on the shapes benchmark, confirmed on BCCD;
 docs/localization.md, docs/calibration.md)."""
-import contextlib
-
 import torch
-from mmcv.cnn import ConvModule
 from mmdet.registry import MODELS
-from mmdet.structures.bbox import bbox_overlaps, get_box_tensor
-from mmengine.model import normal_init
-from torch import nn
+from mmdet.structures.bbox import get_box_tensor
 
-from iou_aware.engine.separate_clip import tag_clip_group
+from .decoupled_iou_branch import (build_branch, check_iou_convs, init_weights_apart,
+                                   other_pairs_iou_loss)
 from .iou_aware_retina_head import IoUAwareRetinaHead
 
 BRANCH_MODULES = ('iou_convs', 'retina_iou')  # the IoU branch's own layers
@@ -37,6 +33,8 @@ class DecoupledIoURetinaHead(IoUAwareRetinaHead):
       schedule: a model config cannot hold an optim_wrapper), so for a seed the detector is
       RetinaNet's bit for bit (a paired control; tested end to end).
 
+    The branch's parts are shared with the same recipe on ATSS (:mod:`.decoupled_iou_branch`).
+
     Args:
         loss_iou (dict): BCE on the IoU logits (soft targets in [0, 1]).
         iou_convs (int): the branch's own conv layers (2, the measured setting).
@@ -45,9 +43,7 @@ class DecoupledIoURetinaHead(IoUAwareRetinaHead):
     score_weight_gamma = 1.0  # the other (anchor, class) terms' weight: score ** gamma
 
     def __init__(self, *args, iou_convs=2, **kwargs):
-        if not isinstance(iou_convs, int) or isinstance(iou_convs, bool) or iou_convs < 0:
-            raise ValueError(f'DecoupledIoURetinaHead: iou_convs must be an int >= 0, got '
-                             f'{iou_convs!r}')
+        check_iou_convs('DecoupledIoURetinaHead', iou_convs)
         if 'detach_iou_target' in kwargs:
             raise ValueError('DecoupledIoURetinaHead: its IoU targets are always detached; '
                              'remove detach_iou_target (it is the paper head\'s setting)')
@@ -56,32 +52,12 @@ class DecoupledIoURetinaHead(IoUAwareRetinaHead):
 
     def _init_branch(self, in_channels):
         self.iou_channels = self.cls_out_channels
-        with torch.random.fork_rng(devices=[]):
-            self.iou_convs = nn.Sequential(*[
-                ConvModule(in_channels, in_channels, 3, padding=1, conv_cfg=self.conv_cfg,
-                           norm_cfg=self.norm_cfg) for _ in range(self.num_iou_convs)])
-            self.retina_iou = nn.Conv2d(in_channels, self.num_base_priors * self.iou_channels,
-                                        3, padding=1)
-        for name in BRANCH_MODULES:
-            tag_clip_group(getattr(self, name), 'iou_branch')
+        self.iou_convs, self.retina_iou = build_branch(
+            in_channels, self.num_iou_convs, self.num_base_priors * self.iou_channels,
+            self.conv_cfg, self.norm_cfg)
 
     def init_weights(self):
-        # mmdet's init_cfg (Normal on every Conv2d, then retina_cls re-drawn) would also draw
-        # the branch's convs, shifting retina_cls and all later draws; so RetinaNet's init
-        # runs with the branch taken out, and the branch gets the same Normal(0, 0.01) on a
-        # fork of the RNG stream.
-        branch = {name: self._modules.pop(name) for name in BRANCH_MODULES}
-        try:
-            super().init_weights()
-        finally:
-            self._modules.update(branch)
-        cuda = sorted({p.device.index or 0 for m in branch.values() for p in m.parameters()
-                       if p.is_cuda})
-        with torch.random.fork_rng(devices=cuda):
-            for module in branch.values():
-                for m in module.modules():
-                    if isinstance(m, nn.Conv2d):
-                        normal_init(m, std=0.01)
+        init_weights_apart(self, BRANCH_MODULES, super().init_weights)
 
     def _iou_logits(self, reg_feat):
         return self.retina_iou(self.iou_convs(reg_feat.detach()))
@@ -93,26 +69,11 @@ class DecoupledIoURetinaHead(IoUAwareRetinaHead):
         loss = super().loss_iou_by_feat(cls_scores, bbox_preds, iou_preds, anchors, labels,
                                         bbox_targets, batch_gt_instances, avg_factor)
         pos = (labels >= 0) & (labels < self.num_classes)
-        logits, targets, weights = [], [], []
         probs = cls_scores.detach().sigmoid()
-        classes = torch.arange(self.cls_out_channels, device=labels.device)
-        for i, gt in enumerate(batch_gt_instances):
-            with torch.no_grad():
-                boxes = get_box_tensor(self.bbox_coder.decode(anchors[i], bbox_preds[i].detach()))
-                gt_boxes, gt_labels = get_box_tensor(gt.bboxes), gt.labels
-                if len(gt):
-                    overlaps = bbox_overlaps(boxes, gt_boxes)
-                    same = gt_labels[None, :] == classes[:, None]  # [C, G]
-                    # [N, C]: IoU with the best ground truth of each class
-                    target = (overlaps[:, None, :] * same[None]).amax(dim=2)
-                else:
-                    target = boxes.new_zeros(len(boxes), self.cls_out_channels)
-                sel = torch.ones_like(target, dtype=torch.bool)
-                sel[pos[i]] = sel[pos[i]].scatter(1, labels[i][pos[i]][:, None], False)
-                weight = probs[i].pow(self.score_weight_gamma)
-            logits.append(iou_preds[i][sel])
-            targets.append(target[sel])
-            weights.append(weight[sel])
+        with torch.no_grad():
+            boxes = [get_box_tensor(self.bbox_coder.decode(anchors[i], bbox_preds[i].detach()))
+                     for i in range(len(batch_gt_instances))]
         # (loss_weight 1.0 kept as a factor: the committed golden traces were made with it)
-        return loss + 1.0 * self.loss_iou(torch.cat(logits), torch.cat(targets),
-                                          torch.cat(weights), avg_factor=avg_factor)
+        return loss + 1.0 * other_pairs_iou_loss(self.loss_iou, iou_preds, boxes, probs, labels,
+                                                 pos, batch_gt_instances, avg_factor,
+                                                 self.score_weight_gamma)

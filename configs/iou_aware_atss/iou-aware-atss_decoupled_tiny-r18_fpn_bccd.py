@@ -1,0 +1,12 @@
+# IoU-aware ATSS, this project's default recipe, on BCCD (real images): ATSS plus the decoupled
+# IoU branch (../_base_/models/iou-aware-atss_decoupled_tiny-r18_fpn.py); data, schedule and
+# runtime as the ATSS row.
+_base_ = [
+    '../_base_/models/iou-aware-atss_decoupled_tiny-r18_fpn.py',
+    '../_base_/datasets/bccd_detection.py',
+    '../_base_/schedules/bccd_schedule.py',
+    '../_base_/tiny_runtime.py',
+]
+model = dict(bbox_head=dict(num_classes=3))
+# The IoU branch's gradients are clipped apart from the detector's (see the model base).
+optim_wrapper = dict(type='SeparateClipOptimWrapper')
