@@ -35,6 +35,19 @@ def losses_of(model, num_items=(3, 1), seed=1):
     return model(**data, mode='loss')
 
 
+def predict_one(model):
+    """Detections of one demo image by ``model`` in eval mode (cls bias zeroed, so an
+    untrained head emits boxes); returns (pred_instances, the preprocessed inputs)."""
+    torch.nn.init.zeros_(model.bbox_head.atss_cls.bias)
+    model.eval()
+    torch.manual_seed(0)
+    packed = demo_mm_inputs(1, image_shapes=(3, 128, 128), num_items=[2], num_classes=6)
+    with torch.no_grad():
+        data = model.data_preprocessor(packed, False)
+        pred = model.predict(data['inputs'], data['data_samples'])[0].pred_instances
+    return pred, data['inputs']
+
+
 def total(losses):
     return sum(v.sum() if torch.is_tensor(v) else sum(x.sum() for x in v) for v in losses.values())
 
@@ -107,13 +120,7 @@ def test_empty_and_one_object_images():
 @pytest.mark.parametrize('config', [ATSS, IOU_ATSS])
 def test_predict_carries_quality_and_cls_scores(config):
     model = build(config)
-    torch.nn.init.zeros_(model.bbox_head.atss_cls.bias)
-    model.eval()
-    torch.manual_seed(0)
-    packed = demo_mm_inputs(1, image_shapes=(3, 128, 128), num_items=[2], num_classes=6)
-    with torch.no_grad():
-        data = model.data_preprocessor(packed, False)
-        pred = model.predict(data['inputs'], data['data_samples'])[0].pred_instances
+    pred, _ = predict_one(model)
     assert len(pred) > 0
     torch.testing.assert_close(pred.scores, pred.cls_scores * pred.pred_ious)
     assert ((pred.pred_ious > 0) & (pred.pred_ious < 1)).all()
@@ -222,15 +229,9 @@ def test_decoupled_recipe_empty_and_one_object_images():
 
 def test_decoupled_recipe_predicts_cls_x_class_iou():
     model = build(DECOUPLED)
-    torch.nn.init.zeros_(model.bbox_head.atss_cls.bias)
-    model.eval()
-    torch.manual_seed(0)
-    packed = demo_mm_inputs(1, image_shapes=(3, 128, 128), num_items=[2], num_classes=6)
+    pred, inputs = predict_one(model)
     with torch.no_grad():
-        data = model.data_preprocessor(packed, False)
-        pred = model.predict(data['inputs'], data['data_samples'])[0].pred_instances
-        feats = model.extract_feat(data['inputs'])
-        _, _, _, iou_preds = model.bbox_head(feats)
+        _, _, _, iou_preds = model.bbox_head(model.extract_feat(inputs))
     assert len(pred) > 0
     torch.testing.assert_close(pred.scores, pred.cls_scores * pred.pred_ious)
     # each detection's predicted IoU is one of the branch's outputs for its own class
