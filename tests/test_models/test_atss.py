@@ -267,3 +267,21 @@ def test_decoupled_branch_leaves_the_rng_stream_where_atss_leaves_it():
         build(config, head_type=head_type, seed=5)
         states.append(torch.get_rng_state())
     assert torch.equal(*states)
+
+
+def test_r50_coco_decoupled_config_is_mmdet_atss_with_the_default_branch():
+    """The R50 config ships the tiny default's method block: same head arguments and test
+    settings but for the backbone-sized ones mmdet's ATSS sets."""
+    import mmdet
+    ours = Config.fromfile(osp.join(ROOT, 'configs/iou_aware_atss/iou-aware-atss_decoupled_r50_fpn_1x_coco.py'))
+    ref = Config.fromfile(osp.join(osp.dirname(mmdet.__file__), '.mim', 'configs', 'atss',
+                                   'atss_r50_fpn_1x_coco.py'))
+    tiny = Config.fromfile(DECOUPLED)
+    head, ref_head = ours.model.bbox_head.to_dict(), ref.model.bbox_head.to_dict()
+    assert head.pop('type') == tiny.model.bbox_head.type == 'DecoupledIoUATSSHead'
+    assert head.pop('loss_iou') == tiny.model.bbox_head.loss_iou.to_dict()
+    ref_head.pop('type')
+    assert head == ref_head
+    assert ours.model.train_cfg == ref.model.train_cfg
+    assert ours.model.test_cfg.to_dict() == tiny.model.test_cfg.to_dict()
+    assert ours.optim_wrapper.type == tiny.optim_wrapper.type == 'SeparateClipOptimWrapper'
