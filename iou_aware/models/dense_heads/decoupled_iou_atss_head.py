@@ -5,7 +5,6 @@ detection score. Against ``ATSSHeadWithQuality`` (cls x centerness) a row then m
 quality estimate alone, on the same detector for a seed (a paired control)."""
 import torch
 from mmdet.models.dense_heads import ATSSHead
-from mmdet.models.utils import multi_apply
 from mmdet.registry import MODELS
 from mmdet.structures.bbox import bbox_overlaps, get_box_tensor
 from mmdet.utils import reduce_mean
