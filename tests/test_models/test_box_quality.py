@@ -1,5 +1,5 @@
-"""The box-quality head on a frozen dense detector: same detections as the detector, the
-field's one-to-one targets, evidence against a slow loop, only the head trains."""
+"""The box-quality head on a frozen detector (dense, or two-stage): same detections as the
+detector, the field's one-to-one targets, evidence against a slow loop, only the head trains."""
 import math
 import os.path as osp
 
@@ -22,18 +22,22 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 RETINANET = osp.join(ROOT, 'configs/retinanet/retinanet_tiny-r18_fpn_shapes.py')
 IOU_AWARE = osp.join(ROOT, 'configs/iou_aware_retinanet/iou-aware-retinanet_tiny-r18_fpn_shapes.py')
 FASTER = osp.join(ROOT, 'configs/faster_rcnn/faster-rcnn_tiny-r18_fpn_shapes.py')
+IOU_NET = osp.join(ROOT, 'configs/iou_net/faster-rcnn_tiny-r18_fpn_iou-net_shapes.py')
 BCCD = osp.join(ROOT, 'configs/bccd/retinanet_tiny-r18_fpn_box-quality_bccd.py')
 init_default_scope('mmdet')
 
 
 def detector_checkpoint(tmp_path, config=RETINANET, num_classes=6, seed=3):
-    """A detector with random weights whose scores pass the test threshold (cls bias 0)."""
+    """A detector with random weights whose scores pass the test threshold (a dense head's
+    cls bias 0; a two-stage box head's softmax over few classes passes as it is)."""
     cfg = Config.fromfile(config)
-    cfg.model.bbox_head.num_classes = num_classes
+    two_stage = 'roi_head' in cfg.model
+    (cfg.model.roi_head if two_stage else cfg.model).bbox_head.num_classes = num_classes
     torch.manual_seed(seed)
     model = MODELS.build(cfg.model)
     model.init_weights()
-    torch.nn.init.zeros_(model.bbox_head.retina_cls.bias)
+    if not two_stage:
+        torch.nn.init.zeros_(model.bbox_head.retina_cls.bias)
     path = str(tmp_path / f'det_{num_classes}.pth')
     torch.save(dict(state_dict=model.state_dict(), meta={}), path)
     return path, model.state_dict(), cfg
@@ -109,6 +113,51 @@ def test_cluster_evidence_equals_a_slow_loop(seed):
     assert cluster_evidence(kept[:0], boxes, scores, labels, 0.5, (80, 100)).shape == (0, 20)
 
 
+def test_two_stage_evidence_is_the_clusters_of_its_multiclass_nms(tmp_path):
+    """The two-stage candidates rebuilt by hand, (RoI, class) by (RoI, class), from the box
+    head's raw outputs; each kept box found among them; the evidence then equals the slow
+    loop's on those candidates."""
+    from iou_aware.models.box_quality.final_detections import two_stage_final_detections
+    from mmdet.structures.bbox import bbox2roi
+    path, _, cfg = detector_checkpoint(tmp_path, FASTER)
+    model = quality_model(cfg, path)
+    model.eval()
+    with torch.no_grad():  # spread the class scores so the threshold drops some candidates
+        model.roi_head.bbox_head.fc_cls.weight.mul_(5)
+        data = model.data_preprocessor(packed_inputs(), False)
+        samples = data['data_samples']
+        feats = model.extract_feat(data['inputs'])
+        ours = two_stage_final_detections(model, feats, samples)
+        proposals = model.rpn_head.predict(feats, samples, rescale=False)
+        rois = bbox2roi([p.bboxes for p in proposals])
+        out = model.roi_head._bbox_forward(feats, rois)
+        sizes = tuple(len(p) for p in proposals)
+        raw = model.roi_head.bbox_head.predict_by_feat(
+            rois.split(sizes), out['cls_score'].split(sizes), out['bbox_pred'].split(sizes),
+            batch_img_metas=[s.metainfo for s in samples], rcnn_test_cfg=None, rescale=False)
+    thr = model.roi_head.test_cfg.score_thr
+    iou_thr = model.roi_head.test_cfg.nms['iou_threshold']
+    for det, r, sample in zip(ours, raw, samples):
+        boxes, scores, labels = [], [], []
+        for i in range(len(r.scores)):
+            for c in range(r.scores.shape[1] - 1):
+                if r.scores[i, c] > thr:
+                    boxes.append(r.bboxes[i, 4 * c:4 * c + 4])
+                    scores.append(r.scores[i, c])
+                    labels.append(c)
+        boxes, scores, labels = torch.stack(boxes), torch.stack(scores), torch.tensor(labels)
+        assert len(scores) < r.scores[:, :-1].numel()  # the threshold dropped some
+        kept = []
+        for box, label, score in zip(det.bboxes, det.labels, det.scores):
+            same = ((boxes == box).all(1) & (labels == label) & (scores == score)).nonzero()
+            assert len(same) >= 1
+            kept.append(int(same[0]))
+        assert len(kept) > 5
+        ref = slow_evidence(torch.tensor(kept), boxes.double(), scores.double(), labels, iou_thr,
+                            sample.metainfo['img_shape'])
+        torch.testing.assert_close(det.evidence.double(), ref, rtol=1e-4, atol=1e-5)
+
+
 def test_a_duplicate_a_wrong_class_and_background_get_target_zero():
     det = InstanceData(bboxes=torch.tensor([[0., 0, 10, 10], [1, 1, 10, 10], [0, 0, 10, 10],
                                             [50, 50, 60, 60]]),
@@ -124,9 +173,10 @@ def test_a_duplicate_a_wrong_class_and_background_get_target_zero():
     assert iou[1].item() == pytest.approx(81 / 100)
 
 
+@pytest.mark.parametrize('config', [RETINANET, FASTER], ids=['dense', 'two-stage'])
 @pytest.mark.parametrize('rescale', [False, True])
-def test_same_detections_as_the_detector(tmp_path, rescale):
-    path, _, cfg = detector_checkpoint(tmp_path)
+def test_same_detections_as_the_detector(tmp_path, rescale, config):
+    path, _, cfg = detector_checkpoint(tmp_path, config)
     model = quality_model(cfg, path)
     model.eval()
     packed = packed_inputs()
@@ -148,8 +198,9 @@ def test_same_detections_as_the_detector(tmp_path, rescale):
         torch.testing.assert_close(a.scores, a.tp_probs * a.pred_ious)
 
 
-def test_only_the_head_trains_and_the_detector_stays_bitwise(tmp_path):
-    path, trained, cfg = detector_checkpoint(tmp_path)
+@pytest.mark.parametrize('config', [RETINANET, FASTER], ids=['dense', 'two-stage'])
+def test_only_the_head_trains_and_the_detector_stays_bitwise(tmp_path, config):
+    path, trained, cfg = detector_checkpoint(tmp_path, config)
     model = quality_model(cfg, path)
     before = frozen_tensors(model)
     assert set(before) == set(trained)
@@ -158,6 +209,9 @@ def test_only_the_head_trains_and_the_detector_stays_bitwise(tmp_path):
     optim = build_optim_wrapper(model, cfg.optim_wrapper)
     model.train()
     assert not model.backbone.training and model.quality_head.training
+    if config == FASTER:  # the quality head pools on the RoI extractor's maps
+        assert model.quality_head.roi_extractor.featmap_strides == \
+            model.roi_head.bbox_roi_extractor.featmap_strides
     for step in range(3):
         data = model.data_preprocessor(packed_inputs(step), True)
         losses = model(**data, mode='loss')
@@ -211,8 +265,8 @@ def test_bad_settings_are_named(tmp_path):
         quality_model(Config.fromfile(RETINANET), path)  # 6 classes vs a 3-class checkpoint
     with pytest.raises(ValueError, match='score must be one of'):
         quality_model(cfg, None, score='cls')
-    with pytest.raises(RetrofitError, match='two-stage detectors are not supported'):
-        quality_model(Config.fromfile(FASTER), None)
+    with pytest.raises(RetrofitError, match='IoU-Net has its own IoU head'):
+        quality_model(Config.fromfile(IOU_NET), None)
     with pytest.raises(ValueError, match='num_classes 5 != the detector'):
         MODELS.build(dict(type='BoxQualityRetrofit', detector=cfg.model,
                           quality_head=dict(type='BoxQualityHead', num_classes=5)))

@@ -1,4 +1,5 @@
-"""Add the box-quality head to a trained dense detector and train it alone.
+"""Add the box-quality head to a trained detector (dense, or two-stage with mmdet's
+``StandardRoIHead``) and train it alone.
 
     model = dict(_delete_=True, type='BoxQualityRetrofit', detector={{_base_.model}},
                  quality_head=dict(type='BoxQualityHead'), checkpoint='.../epoch_36.pth')
@@ -10,7 +11,8 @@ loads with only those missing), the detector frozen as ``IoUBranchRetrofit`` fre
 instance:
 
 - ``loss``: the frozen detector's final detections on the training batch (its own
-  candidates and NMS, ``final_detections.py``), then the head's loss on them;
+  candidates and NMS, ``final_detections.py``: a dense head's, or a two-stage detector's
+  RPN, box head and ``multiclass_nms``), then the head's loss on them;
 - ``predict``: the same detections (same boxes, labels and order) with ``scores`` = the
   head's expected IoU (``score='expected_iou'``) or the detector's own (``'detector'``);
   the detector's score stays as ``det_scores``, the head's two factors as ``tp_probs`` and
@@ -21,7 +23,8 @@ instance:
 ascent through PrRoIPool before it is scored: IoU-Net's refinement for one-stage detections.
 
 ``checkpoint=None`` builds without loading (tools/test.py then loads the trained
-checkpoint, detector and head together). Dense (one-stage) detectors only.
+checkpoint, detector and head together). IoU-Net (``IoUNetRoIHead``) has its own IoU head
+and is refused.
 """
 import types
 
@@ -30,7 +33,7 @@ from mmdet.registry import MODELS
 from mmdet.structures.bbox import scale_boxes
 
 from ..retrofit import RetrofitError, freeze_all_but, load_detector
-from .final_detections import dense_final_detections
+from .final_detections import dense_final_detections, two_stage_final_detections
 
 PREFIXES = ('quality_head.',)
 REFINE_KEYS = {'steps', 'step_size', 'omega1', 'omega2'}
@@ -47,16 +50,14 @@ def BoxQualityRetrofit(detector, quality_head, checkpoint=None,  # noqa: N802 (a
         raise ValueError(f'BoxQualityRetrofit: refine must be None or a dict with keys from '
                          f'{sorted(REFINE_KEYS)}, got {refine!r}')
     model = MODELS.build(detector)
-    head = getattr(model, 'bbox_head', None)
-    if head is None or hasattr(model, 'roi_head') or not hasattr(head, 'predict_by_feat'):
-        raise RetrofitError(f'BoxQualityRetrofit: {type(model).__name__} is not a dense '
-                            '(one-stage) detector with a bbox_head; two-stage detectors are '
-                            'not supported')
+    head, final = _detection_head(model)
     cfg = dict(quality_head)
     cfg.setdefault('num_classes', head.num_classes)
     if getattr(model, 'neck', None) is not None and hasattr(model.neck, 'out_channels'):
         cfg.setdefault('in_channels', model.neck.out_channels)
-    if hasattr(head, 'prior_generator'):
+    if final is two_stage_final_detections:
+        cfg.setdefault('featmap_strides', list(model.roi_head.bbox_roi_extractor.featmap_strides))
+    elif hasattr(head, 'prior_generator'):
         cfg.setdefault('featmap_strides', [s[0] for s in head.prior_generator.strides])
     if cfg['num_classes'] != head.num_classes:
         raise ValueError(f'BoxQualityRetrofit: quality_head.num_classes {cfg["num_classes"]} '
@@ -66,22 +67,42 @@ def BoxQualityRetrofit(detector, quality_head, checkpoint=None,  # noqa: N802 (a
     if checkpoint is not None:
         load_detector(model, checkpoint, PREFIXES, 'BoxQualityRetrofit')
     freeze_all_but(model, PREFIXES, checkpoint)
-    model.box_quality = dict(score=score, refine=dict(refine) if refine else None)
+    model.box_quality = dict(score=score, refine=dict(refine) if refine else None,
+                             final_detections=final)
     model.loss = types.MethodType(_loss, model)
     model.predict = types.MethodType(_predict, model)
     return model
 
 
+def _detection_head(model):
+    """(the head whose classes the quality head scores, the final-detections function)."""
+    roi_head = getattr(model, 'roi_head', None)
+    if roi_head is not None:
+        from mmdet.models.roi_heads import StandardRoIHead
+        from ..roi_heads import IoUNetRoIHead
+        if isinstance(roi_head, IoUNetRoIHead) or not isinstance(roi_head, StandardRoIHead) \
+                or getattr(model, 'rpn_head', None) is None:
+            raise RetrofitError(f'BoxQualityRetrofit: a two-stage detector needs an RPN and '
+                                f'mmdet\'s StandardRoIHead, got {type(roi_head).__name__} (IoU-Net '
+                                f'has its own IoU head)')
+        return roi_head.bbox_head, two_stage_final_detections
+    head = getattr(model, 'bbox_head', None)
+    if head is None or not hasattr(head, 'predict_by_feat'):
+        raise RetrofitError(f'BoxQualityRetrofit: {type(model).__name__} has neither a dense '
+                            'bbox_head nor a roi_head')
+    return head, dense_final_detections
+
+
 def _loss(self, batch_inputs, batch_data_samples):
     with torch.no_grad():
         feats = self.extract_feat(batch_inputs)
-        detections = dense_final_detections(self, feats, batch_data_samples)
+        detections = self.box_quality['final_detections'](self, feats, batch_data_samples)
     return self.quality_head.loss([f.detach() for f in feats], detections, batch_data_samples)
 
 
 def _predict(self, batch_inputs, batch_data_samples, rescale=True):
     feats = self.extract_feat(batch_inputs)
-    detections = dense_final_detections(self, feats, batch_data_samples)
+    detections = self.box_quality['final_detections'](self, feats, batch_data_samples)
     if self.box_quality['refine'] and self.box_quality['refine'].get('steps', 5) > 0:
         detections = _refined(self.quality_head, feats, detections, self.box_quality['refine'])
     tp, loc = self.quality_head.predict(feats, detections)

@@ -42,3 +42,39 @@ def dense_final_detections(detector, feats, batch_data_samples):
         del kept.cand_index
         results.append(kept)
     return results
+
+
+def two_stage_final_detections(detector, feats, batch_data_samples):
+    """As :func:`dense_final_detections`, for a two-stage detector with mmdet's
+    ``StandardRoIHead``: its RPN proposals, its box head's class-wise boxes and scores, and
+    mmdet's own ``multiclass_nms`` (``return_inds`` tells which (RoI, class) candidate each
+    kept box is), so boxes, labels and order are the detector's; NMS runs before rescaling,
+    as in the dense case."""
+    from mmdet.models.layers import multiclass_nms
+    from mmdet.structures.bbox import bbox2roi
+    from mmengine.structures import InstanceData
+    roi_head = detector.roi_head
+    cfg = roi_head.test_cfg
+    metas = [s.metainfo for s in batch_data_samples]
+    proposals = detector.rpn_head.predict(feats, batch_data_samples, rescale=False)
+    rois = bbox2roi([p.bboxes for p in proposals])
+    out = roi_head._bbox_forward(feats, rois)
+    sizes = tuple(len(p) for p in proposals)
+    raw = roi_head.bbox_head.predict_by_feat(
+        rois.split(sizes), out['cls_score'].split(sizes), out['bbox_pred'].split(sizes),
+        batch_img_metas=metas, rcnn_test_cfg=None, rescale=False)
+    results = []
+    for r, meta in zip(raw, metas):
+        num_classes = r.scores.shape[1] - 1
+        boxes = r.bboxes.view(len(r.bboxes), -1, 4).expand(-1, num_classes, 4).reshape(-1, 4)
+        flat = r.scores[:, :-1].reshape(-1)
+        dets, labels, inds = multiclass_nms(r.bboxes, r.scores, cfg.score_thr, cfg.nms,
+                                            cfg.max_per_img, return_inds=True)
+        # the candidates multiclass_nms thresholds into NMS, in its (RoI, class) order
+        valid = (flat > cfg.score_thr).nonzero().squeeze(1)
+        kept = InstanceData(bboxes=dets[:, :4], scores=dets[:, 4], labels=labels)
+        kept.evidence = cluster_evidence(
+            torch.searchsorted(valid, inds), boxes[valid], flat[valid], valid % num_classes,
+            cfg.nms['iou_threshold'], meta['img_shape'])
+        results.append(kept)
+    return results
