@@ -1,4 +1,4 @@
-"""A dense detector's final detections together with what its NMS merged into each."""
+"""A detector's final detections (dense or two-stage) with what its NMS merged into each."""
 import torch
 from mmdet.structures.bbox import get_box_tensor
 
