@@ -3,7 +3,8 @@
 MetaDetect (Schubert et al. 2020) regresses a detection's IoU from such statistics for any
 detector. Here they are one input of the box-quality head (the other is the image inside the
 box). Every feature is a plain function of the candidates before NMS and the kept boxes, so
-it costs one IoU matrix per image and works for every detector whose candidates and NMS are known (dense or two-stage).
+it costs one IoU matrix per image and works for any detector whose candidates and NMS are
+known (dense or two-stage).
 """
 import torch
 from torchvision.ops import box_iou
