@@ -87,13 +87,29 @@ def _equivalences(root):
     return out
 
 
+def _moves(root):
+    """{old config path: (new path, why)} from ``config_equivalences.json``'s ``moves``: a
+    config file whose settings now live under another name (its old name took on other
+    settings). A record made with the old path is current only if the new path resolves,
+    with the record's options, to the very hash it recorded."""
+    path = osp.join(root, EQUIVALENCES)
+    if not osp.isfile(path):
+        return {}
+    out = {}
+    for entry in results.read_json(path).get('moves', []):
+        if not entry.get('why'):
+            raise ValueError(f'{path}: every move needs a "why"')
+        out[entry['from']] = (entry['to'], entry['why'])
+    return out
+
+
 def provenance_report(rows, root):
     """One line per table row: whether its records carry provenance, and whether the config
     they were made with still resolves to the same settings (needs mmengine/mmdet)."""
     import iou_aware  # noqa: F401  (configs inherit ours and mmdet's by scope)
     from iou_aware.utils.provenance import config_hash_of
     lines, changed, cache = [], 0, {}
-    equivalent = _equivalences(root)
+    equivalent, moves = _equivalences(root), _moves(root)
     for benchmark, run in rows:
         records = sorted(glob.glob(osp.join(root, benchmark, run, 'seed*', '*.json')))
         stamped = [(p, results.read_json(p).get('provenance')) for p in records]
@@ -110,6 +126,13 @@ def provenance_report(rows, root):
             if cache[key] == prov['config_sha256']:
                 continue
             reason = equivalent.get((prov['config_sha256'], cache[key]))
+            if not reason and prov['config'] in moves:
+                new_path, move_why = moves[prov['config']]
+                new_key = (new_path, key[1])
+                if new_key not in cache:
+                    cache[new_key] = config_hash_of(new_path, prov.get('cfg_options'))
+                if cache[new_key] == prov['config_sha256']:
+                    reason = f'now {new_path}: {move_why}'
             if reason:
                 same.append(path)
                 why.add(reason)

@@ -3,7 +3,8 @@
 # (iou_aware/models/retrofit.py), for a third of the detector's epochs:
 #   python tools/train.py configs/bccd/faster-rcnn_tiny-r18_fpn_iou-net_retrofit_bccd.py \
 #       --cfg-options model.checkpoint=work_dirs/faster-rcnn/epoch_36.pth
-_base_ = './faster-rcnn_tiny-r18_fpn_iou-net_bccd.py'
+# The paper's IoU head training (jittered ground truths), as its results were made.
+_base_ = './faster-rcnn_tiny-r18_fpn_iou-net_paper_bccd.py'
 model = dict(_delete_=True, type='IoUBranchRetrofit', detector={{_base_.model}},
              checkpoint=None)
 max_epochs = 12

@@ -31,9 +31,8 @@ FAMILIES = {
     'iou-aware_paper': (
         'configs/iou_aware_retinanet/iou-aware-retinanet_tiny-r18_fpn_paper_shapes.py', []),
     'faster-rcnn': ('configs/faster_rcnn/faster-rcnn_tiny-r18_fpn_shapes.py', []),
-    'iou-net_paper': ('configs/iou_net/faster-rcnn_tiny-r18_fpn_iou-net_shapes.py', []),
-    'iou-net_own-boxes': ('configs/iou_net/faster-rcnn_tiny-r18_fpn_iou-net_shapes.py',
-                          ['model.train_cfg.rcnn.iou_sampler.own_boxes.num_per_img=64']),
+    'iou-net_paper': ('configs/iou_net/faster-rcnn_tiny-r18_fpn_iou-net_paper_shapes.py', []),
+    'iou-net_own-boxes': ('configs/iou_net/faster-rcnn_tiny-r18_fpn_iou-net_shapes.py', []),
     'gfl': ('configs/peers/gfl_tiny-r18_fpn_shapes.py', []),
     'vfnet': ('configs/peers/vfnet_tiny-r18_fpn_shapes.py', []),
     'paa': ('configs/peers/paa_tiny-r18_fpn_shapes.py', []),

@@ -13,7 +13,9 @@ import iou_aware  # noqa: F401
 
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-IOU_NET = osp.join(ROOT, 'configs/iou_net/faster-rcnn_tiny-r18_fpn_iou-net_shapes.py')
+# the paper's training (jittered ground truths only); the default adds own boxes (tested below)
+IOU_NET = osp.join(ROOT, 'configs/iou_net/faster-rcnn_tiny-r18_fpn_iou-net_paper_shapes.py')
+IOU_NET_DEFAULT = osp.join(ROOT, 'configs/iou_net/faster-rcnn_tiny-r18_fpn_iou-net_shapes.py')
 BASELINE = osp.join(ROOT, 'configs/faster_rcnn/faster-rcnn_tiny-r18_fpn_shapes.py')
 init_default_scope('mmdet')
 
@@ -64,6 +66,15 @@ def test_losses_on_an_image_without_objects(iou_net):
     out = losses(iou_net, [0])
     assert out['loss_cls'] > 0
     assert out['loss_bbox'] == 0 and out['loss_iou'] == 0
+
+
+def test_the_default_trains_its_iou_head_on_its_own_boxes_without_objects_too():
+    """With own boxes (the default) an image without objects still trains the IoU head:
+    every box the box head puts there should predict IoU 0."""
+    model = build(IOU_NET_DEFAULT)
+    model.init_weights()
+    out = losses(model, [0])
+    assert out['loss_bbox'] == 0 and out['loss_iou'] > 0 and torch.isfinite(out['loss_iou'])
 
 
 def test_losses_on_an_image_with_one_object(iou_net):

@@ -57,3 +57,29 @@ def test_update_docs_lists_a_row_whose_config_changed(tmp_path):
         {'from': ['0' * 16], 'to': 'f' * 16, 'why': 'another config'}]}))
     out = subprocess.run(tool, capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 1 and 'CONFIG CHANGED' in out.stdout, out.stdout + out.stderr
+
+
+def test_a_moved_config_is_current_only_if_its_new_name_resolves_to_the_recorded_hash(tmp_path):
+    run = tmp_path / 'bench' / 'run' / 'seed0'
+    run.mkdir(parents=True)
+    options = parse_options(['model.bbox_head.num_classes=5'])
+    prov = provenance(load_config(CONFIG, options), CONFIG, options)
+    prov['config'] = 'configs/old_name_that_now_means_something_else.py'
+    (run / 'metrics.json').write_text(json.dumps({'coco/bbox_mAP': 0.5, 'provenance': prov}))
+    doc = tmp_path / 'doc.md'
+    doc.write_text('<!-- results benchmark=bench columns=AP rows=run:Run -->\n<!-- /results -->\n')
+    tool = [sys.executable, osp.join(ROOT, 'tools', 'update_docs.py'), '--provenance',
+            '--results-dir', str(tmp_path), '--files', str(doc)]
+    # the old name resolves to other settings (here: another config of the repository)
+    old = osp.relpath(osp.join(ROOT, 'configs/faster_rcnn/faster-rcnn_tiny-r18_fpn_shapes.py'), ROOT)
+    prov['config'] = old
+    (run / 'metrics.json').write_text(json.dumps({'coco/bbox_mAP': 0.5, 'provenance': prov}))
+    moves = {'moves': [{'from': old, 'to': osp.relpath(CONFIG, ROOT), 'why': 'renamed'}]}
+    (tmp_path / 'config_equivalences.json').write_text(json.dumps({'equivalences': [], **moves}))
+    out = subprocess.run(tool, capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0 and 'changed in form only' in out.stdout, out.stdout + out.stderr
+    # a move to a config with other settings does not cover it
+    moves['moves'][0]['to'] = old
+    (tmp_path / 'config_equivalences.json').write_text(json.dumps({'equivalences': [], **moves}))
+    out = subprocess.run(tool, capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 1 and 'CONFIG CHANGED' in out.stdout, out.stdout + out.stderr
