@@ -162,6 +162,8 @@ def test_default_iou_aware_config_is_the_paper_but_for_the_head(default, paper):
 @pytest.mark.parametrize('tiny,r50', [
     ('configs/iou_net/faster-rcnn_tiny-r18_fpn_iou-net_shapes.py',
      'configs/iou_net/faster-rcnn_r50_fpn_iou-net_1x_coco.py'),
+    ('configs/iou_net/faster-rcnn_tiny-r18_fpn_iou-net_paper_shapes.py',
+     'configs/iou_net/faster-rcnn_r50_fpn_iou-net_paper_1x_coco.py'),
     ('configs/iou_aware_retinanet/iou-aware-retinanet_tiny-r18_fpn_shapes.py',
      'configs/iou_aware_retinanet/iou-aware-retinanet_r50_fpn_1x_coco.py'),
     ('configs/iou_aware_retinanet/iou-aware-retinanet_tiny-r18_fpn_paper_shapes.py',
@@ -181,3 +183,8 @@ def test_tiny_and_r50_configs_ship_the_same_method(tiny, r50):
             for key in set(x) | set(y):
                 if key not in sizes and not isinstance(x.get(key), dict):
                     assert x.get(key) == y.get(key), (part, key)
+    if 'rcnn' in a.get('train_cfg', {}):  # IoU-Net: the IoU sampler's settings but its sizes
+        x, y = (dict(m.train_cfg.rcnn.get('iou_sampler', {})) for m in (a, b))
+        assert {k: v for k, v in x.items() if k not in sizes | {'own_boxes'}} == \
+            {k: v for k, v in y.items() if k not in sizes | {'own_boxes'}}
+        assert ('own_boxes' in x) == ('own_boxes' in y)
