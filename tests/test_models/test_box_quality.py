@@ -158,6 +158,19 @@ def test_two_stage_evidence_is_the_clusters_of_its_multiclass_nms(tmp_path):
         torch.testing.assert_close(det.evidence.double(), ref, rtol=1e-4, atol=1e-5)
 
 
+def test_two_stage_without_proposals_gives_empty_detections():
+    """An RPN that keeps nothing (every proposal under min_bbox_size) gives each image no
+    detection and an empty evidence table, not an error."""
+    cfg = Config.fromfile(FASTER)
+    cfg.model.test_cfg.rpn.min_bbox_size = 10000
+    model = quality_model(cfg, None)
+    model.eval()
+    with torch.no_grad():
+        data = model.data_preprocessor(packed_inputs(), False)
+        pred = model.predict(data['inputs'], data['data_samples'])
+    assert [len(p.pred_instances) for p in pred] == [0, 0]
+
+
 def test_a_duplicate_a_wrong_class_and_background_get_target_zero():
     det = InstanceData(bboxes=torch.tensor([[0., 0, 10, 10], [1, 1, 10, 10], [0, 0, 10, 10],
                                             [50, 50, 60, 60]]),

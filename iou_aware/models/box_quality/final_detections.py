@@ -66,7 +66,9 @@ def two_stage_final_detections(detector, feats, batch_data_samples):
     results = []
     for r, meta in zip(raw, metas):
         num_classes = r.scores.shape[1] - 1
-        boxes = r.bboxes.view(len(r.bboxes), -1, 4).expand(-1, num_classes, 4).reshape(-1, 4)
+        per_roi = max(r.bboxes.shape[1] // 4, 1)  # C class-wise boxes, or 1 class-agnostic
+        boxes = r.bboxes.reshape(len(r.bboxes), per_roi, 4).expand(-1, num_classes, 4)
+        boxes = boxes.reshape(-1, 4)
         flat = r.scores[:, :-1].reshape(-1)
         dets, labels, inds = multiclass_nms(r.bboxes, r.scores, cfg.score_thr, cfg.nms,
                                             cfg.max_per_img, return_inds=True)
