@@ -211,7 +211,10 @@ def test_decoupled_iou_loss_equals_a_per_pair_reference():
     cls_scores, bbox_preds, _, iou_preds = head(feats)
     gts = [s.gt_instances for s in data['data_samples']]
     metas = [s.metainfo for s in data['data_samples']]
-    got = head.loss_iou_by_feat(cls_scores, bbox_preds, iou_preds, gts, metas)
+    anchors, valid = head.get_anchors([f.shape[-2:] for f in cls_scores], metas, device='cpu')
+    anchor_list, labels, _, targets, _, avg = head.get_targets(anchors, valid, gts, metas)
+    got = head.loss_iou_by_feat(cls_scores, bbox_preds, iou_preds, gts, anchor_list, labels,
+                                targets, float(avg))
     want = _decoupled_iou_loss_by_hand(head, cls_scores, bbox_preds, iou_preds, gts, metas)
     torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
 

@@ -5,6 +5,7 @@ detection score. Against ``ATSSHeadWithQuality`` (cls x centerness) a row then m
 quality estimate alone, on the same detector for a seed (a paired control)."""
 import torch
 from mmdet.models.dense_heads import ATSSHead
+from mmdet.models.utils import multi_apply
 from mmdet.registry import MODELS
 from mmdet.structures.bbox import bbox_overlaps, get_box_tensor
 from mmdet.utils import reduce_mean
@@ -73,26 +74,33 @@ class DecoupledIoUATSSHead(FusedScorePredictMixin, ATSSHead):
 
     def loss_by_feat(self, cls_scores, bbox_preds, centernesses, iou_preds, batch_gt_instances,
                      batch_img_metas, batch_gt_instances_ignore=None):
-        losses = super().loss_by_feat(cls_scores, bbox_preds, centernesses, batch_gt_instances,
-                                      batch_img_metas, batch_gt_instances_ignore)
-        losses['loss_iou'] = self.loss_iou_by_feat(cls_scores, bbox_preds, iou_preds,
-                                                   batch_gt_instances, batch_img_metas,
-                                                   batch_gt_instances_ignore)
-        return losses
-
-    def loss_iou_by_feat(self, cls_scores, bbox_preds, iou_preds, batch_gt_instances,
-                         batch_img_metas, batch_gt_instances_ignore=None):
-        """The branch's BCE over every (anchor, class), all inputs detached but its logits.
-        ATSS's targets are recomputed here (ATSSHead.loss_by_feat keeps them to itself; the
-        assignment is deterministic and cheap next to the convs)."""
+        # ATSSHead.loss_by_feat (mmdet 3.3) restated so that the targets it computes (the
+        # ATSS assignment) also train the IoU branch instead of being computed twice; the
+        # detector's three losses are ATSS's, bit for bit (tests/test_models/test_atss.py).
         device = cls_scores[0].device
         anchor_list, valid_flag_list = self.get_anchors(
-            [f.shape[-2:] for f in bbox_preds], batch_img_metas, device=device)
-        anchor_list, labels_list, _, bbox_targets_list, _, avg_factor = self.get_targets(
-            anchor_list, valid_flag_list, batch_gt_instances, batch_img_metas,
-            batch_gt_instances_ignore=batch_gt_instances_ignore)
+            [f.size()[-2:] for f in bbox_preds], batch_img_metas, device=device)
+        (anchor_list, labels_list, label_weights_list, bbox_targets_list, _,
+         avg_factor) = self.get_targets(anchor_list, valid_flag_list, batch_gt_instances,
+                                        batch_img_metas,
+                                        batch_gt_instances_ignore=batch_gt_instances_ignore)
         avg_factor = reduce_mean(torch.tensor(avg_factor, dtype=torch.float,
                                               device=device)).item()
+        losses_cls, losses_bbox, loss_centerness, bbox_avg_factor = multi_apply(
+            self.loss_by_feat_single, anchor_list, cls_scores, bbox_preds, centernesses,
+            labels_list, label_weights_list, bbox_targets_list, avg_factor=avg_factor)
+        bbox_avg_factor = reduce_mean(sum(bbox_avg_factor)).clamp_(min=1).item()
+        losses_bbox = [loss / bbox_avg_factor for loss in losses_bbox]
+        loss_iou = self.loss_iou_by_feat(cls_scores, bbox_preds, iou_preds, batch_gt_instances,
+                                         anchor_list, labels_list, bbox_targets_list, avg_factor)
+        return dict(loss_cls=losses_cls, loss_bbox=losses_bbox, loss_centerness=loss_centerness,
+                    loss_iou=loss_iou)
+
+    def loss_iou_by_feat(self, cls_scores, bbox_preds, iou_preds, batch_gt_instances,
+                         anchor_list, labels_list, bbox_targets_list, avg_factor):
+        """The branch's BCE over every (anchor, class), all inputs detached but its logits;
+        ``anchor_list``, ``labels_list``, ``bbox_targets_list`` (per level) and ``avg_factor``
+        as ``get_targets`` returns them."""
         anchors = torch.cat([get_box_tensor(a) for a in anchor_list], dim=1)  # [B, N, 4]
         labels = torch.cat(labels_list, dim=1)
         gt_boxes = torch.cat(bbox_targets_list, dim=1)  # decoded: ATSS regresses decoded boxes
