@@ -50,15 +50,13 @@ def BoxQualityRetrofit(detector, quality_head, checkpoint=None,  # noqa: N802 (a
         raise ValueError(f'BoxQualityRetrofit: refine must be None or a dict with keys from '
                          f'{sorted(REFINE_KEYS)}, got {refine!r}')
     model = MODELS.build(detector)
-    head, final = _detection_head(model)
+    head, final, strides = _detection_head(model)
     cfg = dict(quality_head)
     cfg.setdefault('num_classes', head.num_classes)
     if getattr(model, 'neck', None) is not None and hasattr(model.neck, 'out_channels'):
         cfg.setdefault('in_channels', model.neck.out_channels)
-    if final is two_stage_final_detections:
-        cfg.setdefault('featmap_strides', list(model.roi_head.bbox_roi_extractor.featmap_strides))
-    elif hasattr(head, 'prior_generator'):
-        cfg.setdefault('featmap_strides', [s[0] for s in head.prior_generator.strides])
+    if strides is not None:
+        cfg.setdefault('featmap_strides', strides)
     if cfg['num_classes'] != head.num_classes:
         raise ValueError(f'BoxQualityRetrofit: quality_head.num_classes {cfg["num_classes"]} '
                          f'!= the detector\'s {head.num_classes}')
@@ -75,7 +73,8 @@ def BoxQualityRetrofit(detector, quality_head, checkpoint=None,  # noqa: N802 (a
 
 
 def _detection_head(model):
-    """(the head whose classes the quality head scores, the final-detections function)."""
+    """(the head whose classes the quality head scores, the final-detections function, the
+    strides of the feature maps the head pools from, or None when the model does not say)."""
     roi_head = getattr(model, 'roi_head', None)
     if roi_head is not None:
         from mmdet.models.roi_heads import StandardRoIHead
@@ -85,12 +84,15 @@ def _detection_head(model):
             raise RetrofitError(f'BoxQualityRetrofit: a two-stage detector needs an RPN and '
                                 f'mmdet\'s StandardRoIHead, got {type(roi_head).__name__} (IoU-Net '
                                 f'has its own IoU head)')
-        return roi_head.bbox_head, two_stage_final_detections
+        return (roi_head.bbox_head, two_stage_final_detections,
+                list(roi_head.bbox_roi_extractor.featmap_strides))
     head = getattr(model, 'bbox_head', None)
     if head is None or not hasattr(head, 'predict_by_feat'):
         raise RetrofitError(f'BoxQualityRetrofit: {type(model).__name__} has neither a dense '
                             'bbox_head nor a roi_head')
-    return head, dense_final_detections
+    strides = ([s[0] for s in head.prior_generator.strides]
+               if hasattr(head, 'prior_generator') else None)
+    return head, dense_final_detections, strides
 
 
 def _loss(self, batch_inputs, batch_data_samples):
