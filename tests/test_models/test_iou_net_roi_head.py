@@ -77,6 +77,15 @@ def test_the_default_trains_its_iou_head_on_its_own_boxes_without_objects_too():
     assert out['loss_bbox'] == 0 and out['loss_iou'] > 0 and torch.isfinite(out['loss_iou'])
 
 
+def test_no_proposals_give_no_detections_with_every_field():
+    model = build(IOU_NET_DEFAULT)
+    model.test_cfg.rpn.min_bbox_size = 10000  # the RPN keeps nothing
+    model.init_weights()
+    pred = predict(model.eval(), batch([1, 2], size=96))
+    assert [len(p) for p in pred] == [0, 0]
+    assert {'bboxes', 'scores', 'labels', 'cls_scores', 'pred_ious'} <= set(pred[0].keys())
+
+
 def test_losses_on_an_image_with_one_object(iou_net):
     out = losses(iou_net, [1])
     assert out['loss_cls'] > 0 and out['loss_bbox'] > 0 and out['loss_iou'] > 0

@@ -51,18 +51,13 @@ def two_stage_final_detections(detector, feats, batch_data_samples):
     kept box is), so boxes, labels and order are the detector's; NMS runs before rescaling,
     as in the dense case."""
     from mmdet.models.layers import multiclass_nms
-    from mmdet.structures.bbox import bbox2roi
     from mmengine.structures import InstanceData
     roi_head = detector.roi_head
     cfg = roi_head.test_cfg
     metas = [s.metainfo for s in batch_data_samples]
     proposals = detector.rpn_head.predict(feats, batch_data_samples, rescale=False)
-    rois = bbox2roi([p.bboxes for p in proposals])
-    out = roi_head._bbox_forward(feats, rois)
-    sizes = tuple(len(p) for p in proposals)
-    raw = roi_head.bbox_head.predict_by_feat(
-        rois.split(sizes), out['cls_score'].split(sizes), out['bbox_pred'].split(sizes),
-        batch_img_metas=metas, rcnn_test_cfg=None, rescale=False)
+    # without a test config mmdet's predict_bbox returns each RoI's raw class-wise boxes
+    raw = roi_head.predict_bbox(feats, metas, proposals, None, rescale=False)
     results = []
     for r, meta in zip(raw, metas):
         num_classes = r.scores.shape[1] - 1

@@ -182,20 +182,9 @@ class IoUNetRoIHead(StandardRoIHead):
         return [self._output(d, meta, scoring, rescale) for d, meta in zip(dets, batch_img_metas)]
 
     def _raw_detections(self, x, batch_img_metas, rpn_results_list):
-        """Per image: every proposal's class scores and decoded per-class boxes."""
-        proposals = [res.bboxes for res in rpn_results_list]
-        rois = bbox2roi(proposals)
-        num_classes = self.bbox_head.num_classes
-        if rois.shape[0] == 0:
-            return [InstanceData(bboxes=rois.new_zeros(0, num_classes * 4),
-                                 scores=rois.new_zeros(0, num_classes + 1)) for _ in proposals]
-        bbox_results = self._bbox_forward(x, rois)
-        split = tuple(len(p) for p in proposals)
-        # mmdet decodes and clips per class; rcnn_test_cfg=None asks for the raw boxes.
-        return self.bbox_head.predict_by_feat(
-            rois=rois.split(split), cls_scores=bbox_results['cls_score'].split(split),
-            bbox_preds=bbox_results['bbox_pred'].split(split),
-            batch_img_metas=batch_img_metas, rcnn_test_cfg=None, rescale=False)
+        """Per image: every proposal's class scores and decoded per-class boxes (mmdet's own
+        ``predict_bbox`` without a test config returns them raw, clipped per class)."""
+        return super().predict_bbox(x, batch_img_metas, rpn_results_list, None, rescale=False)
 
     def _output(self, det, meta, scoring, rescale):
         out = InstanceData()
