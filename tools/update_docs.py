@@ -72,35 +72,31 @@ def table_rows(files):
 EQUIVALENCES = 'config_equivalences.json'
 
 
-def _equivalences(root):
-    """{(recorded hash, current hash): why} from ``<results>/config_equivalences.json``: configs
-    rewritten without changing what they train or evaluate, each pair with its evidence."""
+def _config_history(root):
+    """From ``<results>/config_equivalences.json`` (absent: nothing):
+
+    - ``equivalences``: {(recorded hash, current hash): why}, configs rewritten without
+      changing what they train or evaluate, each pair with its evidence;
+    - ``moves``: {old config path: (new path, why)}, a config whose settings now live under
+      another name (its old name took on other settings); a record made with the old path is
+      current only if the new path resolves, with the record's options, to the very hash it
+      recorded.
+    """
     path = osp.join(root, EQUIVALENCES)
     if not osp.isfile(path):
-        return {}
-    out = {}
-    for entry in results.read_json(path)['equivalences']:
+        return {}, {}
+    history = results.read_json(path)
+    equivalent, moves = {}, {}
+    for entry in history['equivalences']:
         if not entry.get('why'):
             raise ValueError(f'{path}: every equivalence needs a "why" (the evidence)')
         for old in entry['from']:
-            out[(old, entry['to'])] = entry['why']
-    return out
-
-
-def _moves(root):
-    """{old config path: (new path, why)} from ``config_equivalences.json``'s ``moves``: a
-    config file whose settings now live under another name (its old name took on other
-    settings). A record made with the old path is current only if the new path resolves,
-    with the record's options, to the very hash it recorded."""
-    path = osp.join(root, EQUIVALENCES)
-    if not osp.isfile(path):
-        return {}
-    out = {}
-    for entry in results.read_json(path).get('moves', []):
+            equivalent[(old, entry['to'])] = entry['why']
+    for entry in history.get('moves', []):
         if not entry.get('why'):
             raise ValueError(f'{path}: every move needs a "why"')
-        out[entry['from']] = (entry['to'], entry['why'])
-    return out
+        moves[entry['from']] = (entry['to'], entry['why'])
+    return equivalent, moves
 
 
 def provenance_report(rows, root):
@@ -109,7 +105,7 @@ def provenance_report(rows, root):
     import iou_aware  # noqa: F401  (configs inherit ours and mmdet's by scope)
     from iou_aware.utils.provenance import config_hash_of
     lines, changed, cache = [], 0, {}
-    equivalent, moves = _equivalences(root), _moves(root)
+    equivalent, moves = _config_history(root)
     for benchmark, run in rows:
         records = sorted(glob.glob(osp.join(root, benchmark, run, 'seed*', '*.json')))
         stamped = [(p, results.read_json(p).get('provenance')) for p in records]

@@ -7,7 +7,6 @@ from mmdet.structures.bbox import bbox_overlaps, cat_boxes, get_box_tensor
 from torch import nn
 
 from iou_aware.engine.separate_clip import tag_clip_group
-from iou_aware.models.scoring import fuse_scores  # noqa: F401  (re-exported)
 from .decoupled_iou_branch import per_image as _per_image
 from .fused_score_predict import FusedScorePredictMixin
 
