@@ -21,6 +21,7 @@ from mmdet.models.dense_heads.base_dense_head import BaseDenseHead
 from mmdet.registry import MODELS
 
 from iou_aware.models.dense_heads import IoUAwareRetinaHead
+from iou_aware.models.scoring import check_scoring
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -54,7 +55,7 @@ def main(argv=None):
                      f"IoU per anchor), got {model.get('bbox_head', {}).get('type')!r}; mmdet's "
                      f'score-factor path cannot select a class-aware IoU')
     test_cfg = model.test_cfg
-    if test_cfg.get('score_type', 'geometric' if 'alpha' in test_cfg else 'cls_x_iou') == 'cls':
+    if check_scoring(test_cfg, 'config: model.test_cfg')[0] == 'cls':
         parser.error('the config scores by cls alone; nothing to compare')
     cls_thr = test_cfg.get('cls_score_thr', 0.05)
     test = _test_main()
