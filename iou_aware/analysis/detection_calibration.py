@@ -497,7 +497,8 @@ def apply_classwise_calibrators(calibrators, labels, scores):
 
 # ----------------------------------------------------------------------------- protocol
 
-def _subset(dets, keep):
+def subset_detections(dets, keep):
+    """The detections (``img_id``, ``label``, ``bbox``) a boolean or index ``keep`` selects."""
     return {k: np.asarray(v)[keep] for k, v in dets.items()
             if k in ('img_id', 'label', 'bbox')}
 
@@ -514,7 +515,7 @@ def fit_calibration(dets, gt, scores, calibrator='isotonic', tau=PROTOCOL_TAU, n
     _, labels, _, scores = _check_dets(dets, scores, True)
     pre = lrp_optimal_thresholds(dets, gt, scores, tau, num_classes)
     keep = apply_thresholds(dets, scores, pre)
-    kept, kept_scores = _subset(dets, keep), scores[keep]
+    kept, kept_scores = subset_detections(dets, keep), scores[keep]
     if calibrator == 'identity':
         calibrators, operating = None, pre
     else:
@@ -572,7 +573,7 @@ def calibration_protocol(val, test, calibrator='identity', tau=PROTOCOL_TAU, bin
                           _num_classes(lt, _check_gt(gtt), None))
     fitted = fit_calibration(dv, gv, sv, calibrator, tau, num_classes, min_detections)
     keep_t, st_cal = apply_calibration(fitted, dt['label'], st)
-    dt_kept, st_kept = _subset(dt, keep_t), st_cal[keep_t]
+    dt_kept, st_kept = subset_detections(dt, keep_t), st_cal[keep_t]
     match = match_detections(dt_kept, gtt, st_kept, tau, num_classes)
     e = laece(dt_kept, gtt, st_kept, tau, bins, num_classes, match=match)
     a = laace(dt_kept, gtt, st_kept, tau, num_classes, match=match)

@@ -35,11 +35,10 @@ def reliability(run_dir_test, run_dir_val, val_ann, test_ann, classes, bins=dc.L
     dt, gt = load_split(osp.join(run_dir_test, results.RAW_DETECTIONS), test_ann, classes)
     n = len(classes)
     sv, st = (np.clip(d['fused_score'].astype(float), 0, 1) for d in (dv, dt))
-    thresholds = dc.lrp_optimal_thresholds(dv, gv, sv, num_classes=n)
-    keep = dc.apply_thresholds(dt, st, thresholds)
-    kept = {k: (v[keep] if isinstance(v, np.ndarray) and len(v) == len(st) else v)
-            for k, v in dt.items()}
-    scores = st[keep]
+    # the protocol's thresholds without a calibrator: fitted on val, applied to test
+    keep, _ = dc.apply_calibration(dc.fit_calibration(dv, gv, sv, 'identity', num_classes=n),
+                                   dt['label'], st)
+    kept, scores = dc.subset_detections(dt, keep), st[keep]
     match = dc.match_detections(kept, gt, scores, 0.0, n)
     target = np.where(match['matched'], match['iou'], 0.0)
     laece = dc.laece(kept, gt, scores, 0.0, num_classes=n, match=match)['laece']
