@@ -1,6 +1,5 @@
 """tools/gpu/gpu_check.py without a GPU: the dry run, the no-GPU exit, the step parsers and the
 run/summary logic (steps faked)."""
-import importlib.util
 import os
 import os.path as osp
 import subprocess
@@ -8,15 +7,10 @@ import sys
 
 import pytest
 
+from .tool_helpers import load_tool
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOL = osp.join(ROOT, 'tools', 'gpu', 'gpu_check.py')
-
-
-def load_tool():
-    spec = importlib.util.spec_from_file_location('gpu_check', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def run(*args):
@@ -46,7 +40,7 @@ def test_without_a_gpu_says_so_in_one_line_and_exits_2():
 
 
 def test_parsers():
-    tool = load_tool()
+    tool = load_tool('gpu/gpu_check.py')
     assert tool.parse_pytest(0, 'x\n12 passed, 3 skipped, 30 deselected in 4.20s\n') == (
         True, '12 passed, 3 skipped, 30 deselected')
     assert tool.parse_pytest(1, '1 failed, 11 passed in 3.00s\n')[0] is False
@@ -67,7 +61,7 @@ def test_parsers():
 
 @pytest.mark.parametrize('failing,code', [(None, 0), ('memcheck', 1), ('build', 1)])
 def test_run_reports_a_table_and_fails_on_any_failed_step(monkeypatch, capsys, failing, code):
-    tool = load_tool()
+    tool = load_tool('gpu/gpu_check.py')
     import torch
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
     monkeypatch.setattr(torch.cuda, 'get_device_capability', lambda *a: (9, 0))

@@ -2,7 +2,6 @@
 per-object masks, COCO compatibility, and validation that names the broken file."""
 import contextlib
 import hashlib
-import importlib.util
 import io
 import json
 import os
@@ -17,19 +16,14 @@ from PIL import Image
 
 from iou_aware.datasets import shapes
 
+from .tool_helpers import load_tool
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CLI_PATH = REPO_ROOT / 'tools' / 'make_shapes_dataset.py'
 NUM_IMAGES = dict(train=12, val=4)
 
 
-def _load_cli():
-    spec = importlib.util.spec_from_file_location('make_shapes_dataset_cli', CLI_PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-cli = _load_cli()
+cli = load_tool('make_shapes_dataset.py', 'make_shapes_dataset_cli')
 CONFIG = shapes.ShapesConfig(image_size=128)
 
 

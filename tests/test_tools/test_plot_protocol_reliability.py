@@ -1,7 +1,6 @@
 """tools/analysis/plot_protocol_reliability.py: its bins come from the same thresholded,
 matched detections the protocol scores, so the LaECE_0 it titles a panel with is the one
 protocol.json records (computed by another code path: calibration_protocol)."""
-import importlib.util
 import json
 import os.path as osp
 import sys
@@ -9,18 +8,14 @@ import sys
 import numpy as np
 import pytest
 
-from .tool_helpers import ROOT
+from .tool_helpers import ROOT, load_tool
 
 RUN = osp.join(ROOT, 'docs', 'results', 'bccd', 'iou-aware', 'seed0')
 
 
 def _tool():
-    sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis'))
-    spec = importlib.util.spec_from_file_location(
-        'plot_protocol_reliability', osp.join(ROOT, 'tools/analysis/plot_protocol_reliability.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis'))  # it imports calibration_protocol
+    return load_tool('analysis/plot_protocol_reliability.py')
 
 
 @pytest.mark.skipif(not osp.isfile(osp.join(RUN, 'protocol.json')), reason='no committed run')

@@ -1,7 +1,6 @@
 """tools/analysis/score_factors_path.py's premise: with nothing cut by the fused threshold or
 the top-k, mmdet's score-factor path and ours keep the same boxes in the same order (the
 measured AP difference is then the thresholds' and top-k's alone)."""
-import importlib.util
 import os.path as osp
 
 import torch
@@ -12,16 +11,14 @@ from mmengine.registry import init_default_scope
 
 import iou_aware  # noqa: F401
 
+from .tool_helpers import load_tool
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 PAPER = osp.join(ROOT, 'configs/iou_aware_retinanet/iou-aware-retinanet_tiny-r18_fpn_paper_shapes.py')
 
 
 def _load_tool():
-    spec = importlib.util.spec_from_file_location(
-        'score_factors_path', osp.join(ROOT, 'tools/analysis/score_factors_path.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('analysis/score_factors_path.py')
 
 
 def _predict(head_type, test_cfg):

@@ -1,12 +1,9 @@
 """Tables in the docs are generated from docs/results and checked to be current."""
-import importlib.util
 import json
-import os.path as osp
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-spec = importlib.util.spec_from_file_location('update_docs', osp.join(ROOT, 'tools', 'update_docs.py'))
-update_docs = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(update_docs)
+from .tool_helpers import load_tool
+
+update_docs = load_tool('update_docs.py')
 
 
 def test_block_is_rendered_from_results_and_check_detects_staleness(tmp_path, capsys):

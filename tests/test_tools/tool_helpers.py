@@ -24,6 +24,16 @@ def data_options(root):
     return shapes_data_options(root)
 
 
+def load_tool(relpath, name=None):
+    """A script under tools/ imported as a module (tools/ is not a package)."""
+    import importlib.util
+    name = name or osp.splitext(osp.basename(relpath))[0]
+    spec = importlib.util.spec_from_file_location(name, osp.join(ROOT, 'tools', relpath))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def run_tool(tool, *args, **kwargs):
     return subprocess.run([sys.executable, osp.join(ROOT, 'tools', tool), *args],
                           capture_output=True, text=True, cwd=ROOT, **kwargs)
