@@ -1,5 +1,6 @@
 """The calibration authors' evaluation protocol on kept raw detections (val and test), for
-every confidence a run has and for two oracles (:func:`run_protocol`)."""
+every confidence a run has and for two oracles (:func:`run_protocol`; :func:`run_protocol_halves`
+for a benchmark with one evaluation split)."""
 import contextlib
 import io
 
@@ -32,12 +33,41 @@ def load_split(npz, ann_file, classes):
     return detection_table(predictions_from_raw_detections(npz), gt), gt
 
 
+def split_halves(dets, gt):
+    """Two disjoint halves of one evaluation split, by image: the images in sorted id order,
+    even positions fit (the protocol's val), odd positions report (its test). Deterministic,
+    so every run of a benchmark is fitted and scored on the same images."""
+    ids = sorted(gt)
+    halves = []
+    for parity in (0, 1):
+        keep_ids = set(ids[parity::2])
+        keep = np.array([i in keep_ids for i in dets['img_id'].tolist()], bool)
+        halves.append(({k: np.asarray(v)[keep] for k, v in dets.items()},
+                       {i: gt[i] for i in ids[parity::2]}))
+    return halves[0], halves[1]
+
+
 def run_protocol(val_npz, val_ann, test_npz, test_ann, classes):
     """JSON-ready: for each confidence, LaECE_0 / LaACE_0 / LRP_0 over every emitted test
     detection ('all'), under class-wise LRP-optimal thresholds fitted on val
     ('thresholded'), and with a class-wise isotonic or linear calibrator fitted on val."""
-    dv, gv = load_split(val_npz, val_ann, classes)
-    dt, gtt = load_split(test_npz, test_ann, classes)
+    return protocol_report(load_split(val_npz, val_ann, classes),
+                           load_split(test_npz, test_ann, classes), classes)
+
+
+def run_protocol_halves(npz, ann_file, classes):
+    """:func:`run_protocol` for a benchmark with one evaluation split (shapes): fitted on one
+    half of its images and reported on the other (:func:`split_halves`)."""
+    val, test = split_halves(*load_split(npz, ann_file, classes))
+    report = protocol_report(val, test, classes)
+    report['splits'] = ('one evaluation split in two halves by image (sorted ids): even '
+                        'positions fit thresholds and calibrators, odd positions report')
+    return report
+
+
+def protocol_report(val, test, classes):
+    """The protocol on (detections, ground truth) of a fitting split and a reporting split."""
+    (dv, gv), (dt, gtt) = val, test
     cv, ct = confidences(dv), confidences(dt)
     n = len(classes)
     by = {}

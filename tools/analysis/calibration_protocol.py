@@ -11,7 +11,9 @@ box's true IoU (what a perfect localization estimate would give).
 
 With ``--benchmark B`` it reads ``docs/results/B/<run>/seed<k>/detections.npz`` (test) and
 ``docs/results/B-val/...`` (val), the annotation files of ``configs/benchmarks/B.json``'s
-dataset, and writes ``protocol.json`` beside the test split's summary.json. No model runs:
+dataset, and writes ``protocol.json`` beside the test split's summary.json. A benchmark with
+one evaluation split (shapes: its generated val set) is fitted on one half of its images and
+reported on the other (``iou_aware.analysis.protocol.split_halves``). No model runs:
 everything comes from the raw detections the benchmark keeps.
 """
 import argparse
@@ -25,11 +27,13 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, ROOT)
 
 from iou_aware import results  # noqa: E402
-from iou_aware.analysis.protocol import run_protocol  # noqa: E402
+from iou_aware.analysis.protocol import run_protocol, run_protocol_halves  # noqa: E402
 
-# benchmark -> (val annotations, test annotations, classes)
+# benchmark -> (val annotations, test annotations, classes); val None: halves of the test split
 ANNOTATIONS = {'bccd': ('datasets/bccd/coco/val.json', 'datasets/bccd/coco/test.json',
-                        ('RBC', 'WBC', 'Platelets'))}
+                        ('RBC', 'WBC', 'Platelets')),
+               'shapes': (None, 'data/shapes/annotations/val.json',
+                          ('rectangle', 'ellipse', 'triangle', 'star', 'ring', 'cross'))}
 
 
 def main(argv=None):
@@ -46,17 +50,24 @@ def main(argv=None):
     jobs = []
     if args.benchmark:
         val_ann, test_ann, classes = ANNOTATIONS[args.benchmark]
-        val_ann, test_ann = osp.join(ROOT, val_ann), osp.join(ROOT, test_ann)
+        test_ann = osp.join(ROOT, test_ann)
+        if val_ann is not None:
+            val_ann = osp.join(ROOT, val_ann)
+        elif not osp.isfile(test_ann):
+            parser.error(f'{test_ann} is missing: make the {args.benchmark} dataset first '
+                         '(python tools/make_shapes_dataset.py --out-dir data/shapes --seed 0)')
         for test in sorted(glob.glob(osp.join(args.results_dir, args.benchmark, '*', 'seed*',
                                               results.RAW_DETECTIONS))):
             seed_dir = osp.dirname(test)
             run, seed = osp.basename(osp.dirname(seed_dir)), osp.basename(seed_dir)
-            val = osp.join(args.results_dir, f'{args.benchmark}-val', run, seed,
-                           results.RAW_DETECTIONS)
-            if (args.runs is None or run in args.runs) and osp.isfile(val):
+            # val None: one split, fitted and reported on halves of it
+            val = None if val_ann is None else osp.join(
+                args.results_dir, f'{args.benchmark}-val', run, seed, results.RAW_DETECTIONS)
+            if (args.runs is None or run in args.runs) and (val is None or osp.isfile(val)):
                 jobs.append((val, test, osp.join(seed_dir, results.PROTOCOL)))
         if args.runs and not jobs:
-            parser.error(f'no kept detections (val and test) for runs {args.runs}')
+            needed = 'val and test' if val_ann is not None else args.benchmark
+            parser.error(f'no kept detections ({needed}) for runs {args.runs}')
     else:
         for name in ('val', 'test', 'val_ann', 'test_ann', 'classes', 'out'):
             if getattr(args, name) is None:
@@ -64,7 +75,8 @@ def main(argv=None):
         val_ann, test_ann, classes = args.val_ann, args.test_ann, args.classes
         jobs.append((args.val, args.test, args.out))
     for val, test, out in jobs:
-        report = run_protocol(val, val_ann, test, test_ann, classes)
+        report = (run_protocol_halves(test, test_ann, classes) if val is None
+                  else run_protocol(val, val_ann, test, test_ann, classes))
         results.write_json(report, out)
         shipped = report['by_confidence']['fused_score']
         print(f'{osp.relpath(out, ROOT)}: shipped score LaECE_0 {100 * shipped["all"]["laece"]:.1f} '
