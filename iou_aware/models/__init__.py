@@ -4,11 +4,11 @@ from .calibrated_detector import CalibratedDetector
 from .dense_heads import (ATSSHeadWithQuality, DecoupledIoURetinaHead, IoUAwareATSSHead,
                           IoUAwareRetinaHead)
 from .retrofit import IoUBranchRetrofit
-from .peers import GFLHeadWithQuality, PAAHeadWithQuality, VFNetHeadWithQuality
+from .peers import DGQPGFLHead, GFLHeadWithQuality, PAAHeadWithQuality, VFNetHeadWithQuality
 from .roi_extractors import PrRoIExtractor
 from .roi_heads import IoUHead, IoUNetRoIHead, refine_boxes
 from .task_modules import jitter_gt_boxes
 
-__all__ = ['ATSSHeadWithQuality', 'IoUAwareATSSHead', 'BoxQualityHead', 'BoxQualityRetrofit', 'CalibratedDetector', 'DecoupledIoURetinaHead', 'GFLHeadWithQuality', 'IoUAwareRetinaHead', 'PAAHeadWithQuality', 'VFNetHeadWithQuality',
+__all__ = ['ATSSHeadWithQuality', 'IoUAwareATSSHead', 'BoxQualityHead', 'BoxQualityRetrofit', 'CalibratedDetector', 'DecoupledIoURetinaHead', 'DGQPGFLHead', 'GFLHeadWithQuality', 'IoUAwareRetinaHead', 'PAAHeadWithQuality', 'VFNetHeadWithQuality',
            'IoUBranchRetrofit', 'IoUHead', 'IoUNetRoIHead', 'PrRoIExtractor', 'jitter_gt_boxes',
            'refine_boxes']

@@ -34,6 +34,7 @@ FAMILIES = {
     'iou-net_paper': ('configs/iou_net/faster-rcnn_tiny-r18_fpn_iou-net_paper_shapes.py', []),
     'iou-net_own-boxes': ('configs/iou_net/faster-rcnn_tiny-r18_fpn_iou-net_shapes.py', []),
     'gfl': ('configs/peers/gfl_tiny-r18_fpn_shapes.py', []),
+    'gfl-dgqp': ('configs/peers/gfl-dgqp_tiny-r18_fpn_shapes.py', []),
     'vfnet': ('configs/peers/vfnet_tiny-r18_fpn_shapes.py', []),
     'paa': ('configs/peers/paa_tiny-r18_fpn_shapes.py', []),
     'atss': ('configs/peers/atss_tiny-r18_fpn_shapes.py', []),
