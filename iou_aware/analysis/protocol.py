@@ -70,20 +70,24 @@ def protocol_report(val, test, classes):
     (dv, gv), (dt, gtt) = val, test
     cv, ct = confidences(dv), confidences(dt)
     n = len(classes)
-    by = {}
-    for name in ct:
-        scores = ct[name]
-        match = dc.match_detections(dt, gtt, scores, 0.0, n)
-        r = dc.lrp(dt, gtt, scores, 0.0, n, match=match)
-        entry = dict(all=dict(
-            laece=dc.laece(dt, gtt, scores, 0.0, num_classes=n, match=match)['laece'],
-            laace=dc.laace(dt, gtt, scores, 0.0, num_classes=n, match=match)['laace'],
-            lrp=r['lrp'], lrp_loc=r['lrp_loc'], lrp_fp=r['lrp_fp'], lrp_fn=r['lrp_fn'],
-            num_test=int(len(scores))))
-        for stage, calibrator in zip(STAGES, ('identity', 'isotonic', 'linear')):
-            entry[stage] = dc.calibration_protocol((dv, gv, cv[name]), (dt, gtt, scores),
-                                                   calibrator, num_classes=n)
-        by[name] = entry
+    by = {name: confidence_entry((dv, gv, cv[name]), (dt, gtt, ct[name]), n) for name in ct}
     return dict(protocol='Kuzucu et al. 2024: class-wise LRP-optimal thresholds (tau 0) and '
                 'calibrators fitted on val, LaECE_0 (25 bins) / LaACE_0 / LRP_0 on test',
                 classes=list(classes), by_confidence=by)
+
+
+def confidence_entry(val, test, num_classes):
+    """One confidence's figures: over every emitted test detection ('all') and after each of
+    :data:`STAGES` fitted on val. ``val``, ``test``: (detections, ground truth, scores)."""
+    dt, gtt, scores = test
+    n = num_classes
+    match = dc.match_detections(dt, gtt, scores, 0.0, n)
+    r = dc.lrp(dt, gtt, scores, 0.0, n, match=match)
+    entry = dict(all=dict(
+        laece=dc.laece(dt, gtt, scores, 0.0, num_classes=n, match=match)['laece'],
+        laace=dc.laace(dt, gtt, scores, 0.0, num_classes=n, match=match)['laace'],
+        lrp=r['lrp'], lrp_loc=r['lrp_loc'], lrp_fp=r['lrp_fp'], lrp_fn=r['lrp_fn'],
+        num_test=int(len(scores))))
+    for stage, calibrator in zip(STAGES, ('identity', 'isotonic', 'linear')):
+        entry[stage] = dc.calibration_protocol(val, test, calibrator, num_classes=n)
+    return entry

@@ -1,0 +1,99 @@
+"""A trained detector's final detections on one split, each with what its NMS knew
+(the cluster evidence of ``iou_aware/models/box_quality/evidence.py``), kept as a
+``detections.npz`` plus an ``evidence`` column: the input of ``meta_quality.py``.
+
+    python tools/analysis/dump_evidence.py CONFIG CHECKPOINT --out val_evidence.npz \\
+        [--cfg-options test_dataloader.dataset.ann_file=coco/val.json ...]
+
+The detections are the detector's own (its head's candidates and NMS, or a two-stage
+detector's RoIs, box head and ``multiclass_nms``), found as the box-quality head finds them
+(``final_detections.py``), in the original image's coordinates. No training.
+"""
+import argparse
+import os.path as osp
+import sys
+
+import numpy as np
+import torch
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, ROOT)
+
+from iou_aware.analysis.report import RAW_COLUMNS  # noqa: E402
+from iou_aware.utils.cli import check_checkpoint_or_fail, load_config  # noqa: E402
+from iou_aware.utils.provenance import parse_options  # noqa: E402
+
+
+def predict_with_evidence(detector, data):
+    """One batch: the detector's final detections, each with its evidence, boxes in the
+    original image's coordinates (as ``detector.predict`` with ``rescale=True``)."""
+    from mmdet.structures.bbox import scale_boxes
+
+    from iou_aware.models.box_quality.detector import _detection_head
+
+    _, final_detections, _ = _detection_head(detector)
+    data = detector.data_preprocessor(data, False)
+    samples = data['data_samples']
+    detections = final_detections(detector, detector.extract_feat(data['inputs']), samples)
+    out = []
+    for det, sample in zip(detections, samples):
+        det.bboxes = scale_boxes(det.bboxes, [1 / s for s in sample.metainfo['scale_factor']])
+        out.append(dict(img_id=sample.metainfo['img_id'], pred_instances={
+            k: v.cpu().numpy() for k, v in det.items()}))
+        if 'cls_scores' not in det:
+            out[-1]['pred_instances']['cls_scores'] = out[-1]['pred_instances']['scores']
+    return out
+
+
+def dump(predictions, path):
+    cols = {k: [] for k in ('img_id', 'label', 'bbox', 'fused_score', 'cls_score', 'pred_iou',
+                            'evidence')}
+    for p in predictions:
+        inst = p['pred_instances']
+        n = len(inst['labels'])
+        cols['img_id'].append(np.full(n, p['img_id']))
+        cols['label'].append(np.asarray(inst['labels']))
+        cols['bbox'].append(np.asarray(inst['bboxes']).reshape(-1, 4))
+        cols['fused_score'].append(np.asarray(inst['scores']))
+        cols['cls_score'].append(np.asarray(inst['cls_scores']))
+        cols['pred_iou'].append(np.asarray(inst['pred_ious']) if 'pred_ious' in inst
+                                else np.full(n, np.nan))
+        cols['evidence'].append(np.asarray(inst['evidence']))
+    out = {k: np.concatenate(v) if v else np.zeros(0) for k, v in cols.items()}
+    np.savez_compressed(path, image_ids=np.array([p['img_id'] for p in predictions], np.int64),
+                        evidence=out['evidence'].astype(np.float32),
+                        **{k: out[k].astype(t) for k, t in RAW_COLUMNS.items()})
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('config')
+    parser.add_argument('checkpoint')
+    parser.add_argument('--out', required=True, help='the .npz to write')
+    parser.add_argument('--cfg-options', nargs='+', default=[])
+    parser.add_argument('--threads', type=int, default=1,
+                        help='CPU threads (default 1, as the benchmarks: another count sums in '
+                        'another order, so the boxes differ in the last bits)')
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    cfg = load_config(args.config, parse_options(args.cfg_options) if args.cfg_options else None)
+    from mmdet.registry import MODELS
+    from mmengine.registry import init_default_scope
+    from mmengine.runner import Runner, load_checkpoint
+    init_default_scope('mmdet')
+    detector = MODELS.build(cfg.model)
+    check_checkpoint_or_fail(detector, args.checkpoint)
+    load_checkpoint(detector, args.checkpoint, map_location='cpu')
+    detector.eval()
+    predictions = []
+    with torch.no_grad():
+        for data in Runner.build_dataloader(cfg.test_dataloader):
+            predictions += predict_with_evidence(detector, data)
+    dump(predictions, args.out)
+    print(f'{args.out}: {sum(len(p["pred_instances"]["labels"]) for p in predictions)} '
+          f'detections of {len(predictions)} images')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
