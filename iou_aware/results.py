@@ -223,14 +223,24 @@ def load_rows(path):
     return {None: load_run(path)}
 
 
-def load_benchmark(root, benchmark):
-    """{run name: {seed: row}} for every ``<run>/seed<k>`` under ``root/benchmark``."""
+def load_benchmark(root, benchmark, pending=None):
+    """{run name: {seed: row}} for every ``<run>/seed<k>`` under ``root/benchmark``.
+
+    A seed folder without any results file raises, unless ``pending`` is a list: then its
+    path is appended there for the caller to report (a run that another process is still
+    writing, when two benchmark processes share a results folder)."""
     runs = {}
     for path in sorted(glob.glob(osp.join(root, benchmark, '*', 'seed*'))):
         run, seed = osp.basename(osp.dirname(path)), osp.basename(path)[4:]
-        if seed.isdigit():
+        if not seed.isdigit():
+            continue
+        try:
             runs.setdefault(run, {})[int(seed)] = load_run(path)
-    return runs
+        except ResultsError:
+            if pending is None or any(osp.isfile(osp.join(path, f)) for f in (SUMMARY, METRICS, TRAIN)):
+                raise
+            pending.append(path)
+    return {run: seeds for run, seeds in runs.items() if seeds}
 
 
 def seeds_label(name, n):

@@ -222,11 +222,14 @@ def main(argv=None):
                 evaluate(spec, name, seed, work_dir, ckpt, args)
     columns = args.columns or spec.get('columns', DEFAULT_COLUMNS)
     for folder in spec['splits']:
-        found = results.load_benchmark(args.results_dir, folder)
+        pending = []  # another benchmark process may be writing into the same folder
+        found = results.load_benchmark(args.results_dir, folder, pending=pending)
         rows = [(results.seeds_label(n, len(found[n])), results.aggregate(list(found[n].values())))
                 for n in names if n in found]
         print(f'\n{spec["name"]}: {folder} (mean ± sd over seeds; AP in %)\n'
               + results.markdown_table(rows, columns))
+        for path in pending:
+            print(f'not in the table: {path} has no results file yet (still being written?)')
     return 0
 
 

@@ -161,3 +161,24 @@ def test_a_recalibration_report_alone_is_not_a_run(tmp_path):
         dict(before=figures, isotonic=figures, logit_linear=figures)))
     with pytest.raises(results.ResultsError, match='none of summary.json'):
         results.load_run(str(tmp_path))
+
+
+def test_a_seed_folder_still_being_written_is_reported_not_fatal_when_asked(tmp_path):
+    """Two benchmark processes sharing a results folder: one prints its table while the
+    other has made a seed folder but written nothing yet."""
+    done = tmp_path / 'shapes' / 'atss' / 'seed0'
+    done.mkdir(parents=True)
+    (done / 'train.json').write_text(json.dumps({'sec_per_iter': 0.25}))
+    (tmp_path / 'shapes' / 'atss' / 'seed1').mkdir()
+    (tmp_path / 'shapes' / 'gfl' / 'seed0').mkdir(parents=True)
+    with pytest.raises(results.ResultsError, match='seed1'):
+        results.load_benchmark(str(tmp_path), 'shapes')
+    pending = []
+    found = results.load_benchmark(str(tmp_path), 'shapes', pending=pending)
+    assert list(found) == ['atss'] and list(found['atss']) == [0]
+    assert sorted(osp.relpath(p, tmp_path) for p in pending) == [
+        osp.join('shapes', 'atss', 'seed1'), osp.join('shapes', 'gfl', 'seed0')]
+    # a folder with a results file that cannot be read is an error, pending or not
+    (tmp_path / 'shapes' / 'gfl' / 'seed0' / 'metrics.json').write_text('{not json')
+    with pytest.raises(results.ResultsError):
+        results.load_benchmark(str(tmp_path), 'shapes', pending=[])
