@@ -62,7 +62,10 @@ PROTOCOL_CONFIDENCES = {'cls': 'cls_score', 'iou': 'pred_iou', 'score': 'fused_s
                         'oracle_exp': 'oracle_cls_x_true_iou'}
 PROTOCOL_STAGES = {'all': 'all', 'thr': 'thresholded', 'iso': 'isotonic', 'lin': 'linear'}
 PROTOCOL_METRICS = {'laece0': ('LaECE_0', 'laece'), 'laace0': ('LaACE_0', 'laace'),
-                    'lrp0': ('LRP_0', 'lrp')}
+                    'lrp0': ('LRP_0', 'lrp'),
+                    # LRP_0's components: mean 1 - IoU of the true positives, FP and FN rates
+                    'lrploc0': ('LRP_0 loc', 'lrp_loc'), 'lrpfp0': ('LRP_0 FP', 'lrp_fp'),
+                    'lrpfn0': ('LRP_0 FN', 'lrp_fn')}
 for _m, (_mh, _) in PROTOCOL_METRICS.items():
     for _s in PROTOCOL_STAGES:
         for _c in PROTOCOL_CONFIDENCES:

@@ -182,3 +182,20 @@ def test_a_seed_folder_still_being_written_is_reported_not_fatal_when_asked(tmp_
     (tmp_path / 'shapes' / 'gfl' / 'seed0' / 'metrics.json').write_text('{not json')
     with pytest.raises(results.ResultsError):
         results.load_benchmark(str(tmp_path), 'shapes', pending=[])
+
+
+def test_protocol_columns_name_confidence_stage_and_metric_with_lrp_components(tmp_path):
+    figures = dict(laece=0.1, laace=0.2, lrp=0.4, lrp_loc=0.22, lrp_fp=0.13, lrp_fn=0.14)
+    oracle = dict(figures, lrp=0.23, lrp_fp=0.03)
+    report = dict(by_confidence=dict(fused_score=dict(thresholded=figures, isotonic=dict(laece=0.05)),
+                                     oracle_true_iou=dict(thresholded=oracle)))
+    (tmp_path / 'train.json').write_text(json.dumps({'sec_per_iter': 0.3}))
+    (tmp_path / results.PROTOCOL).write_text(json.dumps(report))
+    row = results.load_run(str(tmp_path))
+    assert (row['lrp0_thr_score'], row['lrploc0_thr_score'], row['lrpfp0_thr_score'],
+            row['lrpfn0_thr_score']) == (0.4, 0.22, 0.13, 0.14)
+    assert (row['lrp0_thr_oracle'], row['lrpfp0_thr_oracle']) == (0.23, 0.03)
+    assert row['laece0_iso_score'] == 0.05 and 'laace0_iso_score' not in row
+    assert results.markdown_table([('m', row)], ['lrpfp0_thr_score']).splitlines()[2] == '| m | 13.0 |'
+    with pytest.raises(results.ResultsError, match='by_confidence'):
+        results.flatten_protocol({}, 'protocol.json')
