@@ -243,7 +243,7 @@ def load_benchmark(root, benchmark, pending=None):
             if pending is None or any(osp.isfile(osp.join(path, f)) for f in (SUMMARY, METRICS, TRAIN)):
                 raise
             pending.append(path)
-    return {run: seeds for run, seeds in runs.items() if seeds}
+    return runs
 
 
 def seeds_label(name, n):

@@ -40,8 +40,7 @@ def split_halves(dets, gt):
     ids = sorted(gt)
     halves = []
     for parity in (0, 1):
-        keep_ids = set(ids[parity::2])
-        keep = np.array([i in keep_ids for i in dets['img_id'].tolist()], bool)
+        keep = np.isin(dets['img_id'], ids[parity::2])
         halves.append(({k: np.asarray(v)[keep] for k, v in dets.items()},
                        {i: gt[i] for i in ids[parity::2]}))
     return halves[0], halves[1]
