@@ -3,53 +3,16 @@ import os.path as osp
 
 import pytest
 import torch
-from mmdet.registry import MODELS
 from mmdet.testing import demo_mm_inputs
 from mmengine.config import Config
-from mmengine.registry import init_default_scope
 
 import iou_aware  # noqa: F401
+
+from .head_helpers import build, losses_of, predict_one, total
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 ATSS = osp.join(ROOT, 'configs/peers/atss_tiny-r18_fpn_shapes.py')
 IOU_ATSS = osp.join(ROOT, 'configs/iou_aware_atss/iou-aware-atss_tiny-r18_fpn_shapes.py')
-init_default_scope('mmdet')
-
-
-def build(config, head_type=None, seed=0, **head):
-    cfg = Config.fromfile(config)
-    if head_type:
-        cfg.model.bbox_head.type = head_type
-    cfg.model.bbox_head.update(head)
-    torch.manual_seed(seed)
-    model = MODELS.build(cfg.model)
-    model.init_weights()
-    return model
-
-
-def losses_of(model, num_items=(3, 1), seed=1):
-    torch.manual_seed(seed)
-    packed = demo_mm_inputs(len(num_items), image_shapes=(3, 128, 128), num_items=list(num_items),
-                            num_classes=6)
-    data = model.data_preprocessor(packed, True)
-    return model(**data, mode='loss')
-
-
-def predict_one(model):
-    """Detections of one demo image by ``model`` in eval mode (cls bias zeroed, so an
-    untrained head emits boxes); returns (pred_instances, the preprocessed inputs)."""
-    torch.nn.init.zeros_(model.bbox_head.atss_cls.bias)
-    model.eval()
-    torch.manual_seed(0)
-    packed = demo_mm_inputs(1, image_shapes=(3, 128, 128), num_items=[2], num_classes=6)
-    with torch.no_grad():
-        data = model.data_preprocessor(packed, False)
-        pred = model.predict(data['inputs'], data['data_samples'])[0].pred_instances
-    return pred, data['inputs']
-
-
-def total(losses):
-    return sum(v.sum() if torch.is_tensor(v) else sum(x.sum() for x in v) for v in losses.values())
 
 
 def test_atss_with_quality_trains_exactly_as_mmdet_atss():

@@ -5,39 +5,16 @@ import os.path as osp
 
 import pytest
 import torch
-from mmdet.registry import MODELS
-from mmdet.testing import demo_mm_inputs
 from mmengine.config import Config
-from mmengine.registry import init_default_scope
 
 import iou_aware  # noqa: F401
 from iou_aware.models.peers.dgqp_gfl_head import product_logit
 
+from .head_helpers import build, losses_of, predict_one, total
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 GFL = osp.join(ROOT, 'configs/peers/gfl_tiny-r18_fpn_shapes.py')
 DGQP = osp.join(ROOT, 'configs/peers/gfl-dgqp_tiny-r18_fpn_shapes.py')
-init_default_scope('mmdet')
-
-
-def build(config, seed=0, **head):
-    cfg = Config.fromfile(config)
-    cfg.model.bbox_head.update(head)
-    torch.manual_seed(seed)
-    model = MODELS.build(cfg.model)
-    model.init_weights()
-    return model
-
-
-def losses_of(model, num_items, seed=1):
-    torch.manual_seed(seed)
-    packed = demo_mm_inputs(len(num_items), image_shapes=(3, 128, 128), num_items=list(num_items),
-                            num_classes=6)
-    data = model.data_preprocessor(packed, True)
-    return model(**data, mode='loss')
-
-
-def total(losses):
-    return sum(v.sum() if torch.is_tensor(v) else sum(x.sum() for x in v) for v in losses.values())
 
 
 def test_product_logit_is_the_logit_of_the_product_everywhere():
@@ -124,14 +101,7 @@ def test_losses_on_empty_and_one_gt_images(num_items):
 
 
 def test_predict_carries_the_score_as_quality():
-    model = build(DGQP)
-    torch.nn.init.zeros_(model.bbox_head.gfl_cls.bias)  # an untrained head emits boxes
-    model.eval()
-    torch.manual_seed(0)
-    packed = demo_mm_inputs(1, image_shapes=(3, 128, 128), num_items=[2], num_classes=6)
-    with torch.no_grad():
-        data = model.data_preprocessor(packed, False)
-        pred = model.predict(data['inputs'], data['data_samples'])[0].pred_instances
+    pred, _ = predict_one(build(DGQP), cls_conv='gfl_cls')
     assert len(pred) > 0
     assert torch.equal(pred.pred_ious, pred.scores) and torch.equal(pred.cls_scores, pred.scores)
     assert (pred.scores > 0).all() and (pred.scores < 1).all()
