@@ -192,10 +192,11 @@ RAW_COLUMNS = {'img_id': np.int64, 'label': np.int16, 'bbox': np.float32,
                'fused_score': np.float32, 'cls_score': np.float32, 'pred_iou': np.float32}
 
 
-def write_raw_detections(dets, image_ids, path):
+def write_raw_detections(dets, image_ids, path, **extra):
     """The raw detections as a compressed .npz (about 20 bytes a detection). float32 is
-    what the models output, so a summary recomputed from it equals the original."""
-    np.savez_compressed(path, image_ids=np.asarray(image_ids, np.int64),
+    what the models output, so a summary recomputed from it equals the original. ``extra``:
+    more per-detection arrays kept beside them as given (e.g. ``evidence``)."""
+    np.savez_compressed(path, image_ids=np.asarray(image_ids, np.int64), **extra,
                         **{k: np.asarray(dets[k]).astype(t) for k, t in RAW_COLUMNS.items()})
 
 

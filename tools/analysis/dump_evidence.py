@@ -19,7 +19,8 @@ import torch
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, ROOT)
 
-from iou_aware.analysis.report import RAW_COLUMNS  # noqa: E402
+from iou_aware.analysis.report import detection_table, write_raw_detections  # noqa: E402
+from iou_aware.models.box_quality.evidence import EVIDENCE_FEATURES  # noqa: E402
 from iou_aware.utils.cli import check_checkpoint_or_fail, load_config  # noqa: E402
 from iou_aware.utils.provenance import parse_options  # noqa: E402
 
@@ -40,29 +41,17 @@ def predict_with_evidence(detector, data):
         det.bboxes = scale_boxes(det.bboxes, [1 / s for s in sample.metainfo['scale_factor']])
         out.append(dict(img_id=sample.metainfo['img_id'], pred_instances={
             k: v.cpu().numpy() for k, v in det.items()}))
-        if 'cls_scores' not in det:
-            out[-1]['pred_instances']['cls_scores'] = out[-1]['pred_instances']['scores']
     return out
 
 
 def dump(predictions, path):
-    cols = {k: [] for k in ('img_id', 'label', 'bbox', 'fused_score', 'cls_score', 'pred_iou',
-                            'evidence')}
-    for p in predictions:
-        inst = p['pred_instances']
-        n = len(inst['labels'])
-        cols['img_id'].append(np.full(n, p['img_id']))
-        cols['label'].append(np.asarray(inst['labels']))
-        cols['bbox'].append(np.asarray(inst['bboxes']).reshape(-1, 4))
-        cols['fused_score'].append(np.asarray(inst['scores']))
-        cols['cls_score'].append(np.asarray(inst['cls_scores']))
-        cols['pred_iou'].append(np.asarray(inst['pred_ious']) if 'pred_ious' in inst
-                                else np.full(n, np.nan))
-        cols['evidence'].append(np.asarray(inst['evidence']))
-    out = {k: np.concatenate(v) if v else np.zeros(0) for k, v in cols.items()}
-    np.savez_compressed(path, image_ids=np.array([p['img_id'] for p in predictions], np.int64),
-                        evidence=out['evidence'].astype(np.float32),
-                        **{k: out[k].astype(t) for k, t in RAW_COLUMNS.items()})
+    """``predictions`` as the benchmark's ``detections.npz`` (the analysis's own table and
+    writer), with their evidence as one more column."""
+    dets = detection_table(predictions, {})  # no ground truth: its true-IoU column is not written
+    evidence = [np.asarray(p['pred_instances']['evidence'], np.float32) for p in predictions]
+    evidence = (np.concatenate(evidence) if evidence
+                else np.zeros((0, len(EVIDENCE_FEATURES)), np.float32))
+    write_raw_detections(dets, [p['img_id'] for p in predictions], path, evidence=evidence)
 
 
 def main(argv=None):
