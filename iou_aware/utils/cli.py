@@ -20,6 +20,18 @@ def shapes_data_options(root):
             f'test_evaluator.ann_file={root}annotations/val.json']
 
 
+def load_tool(relpath, name=None):
+    """A script under the repository's tools/ imported as a module (tools/ is not a package),
+    for a tool that reuses another's code and for the tool tests."""
+    import importlib.util
+    root = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+    name = name or osp.splitext(osp.basename(relpath))[0]
+    spec = importlib.util.spec_from_file_location(name, osp.join(root, 'tools', relpath))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def fail(message):
     """Exit with one clear line on stderr (no traceback)."""
     print(f'error: {message}', file=sys.stderr)

@@ -25,13 +25,9 @@ def data_options(root):
 
 
 def load_tool(relpath, name=None):
-    """A script under tools/ imported as a module (tools/ is not a package)."""
-    import importlib.util
-    name = name or osp.splitext(osp.basename(relpath))[0]
-    spec = importlib.util.spec_from_file_location(name, osp.join(ROOT, 'tools', relpath))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """A script under tools/ imported as a module (``iou_aware.utils.cli.load_tool``)."""
+    from iou_aware.utils.cli import load_tool as load
+    return load(relpath, name)
 
 
 def run_tool(tool, *args, **kwargs):

@@ -11,7 +11,6 @@ their evidence (``dump_evidence.py``; kept under WORK_DIR/meta_quality/), fits o
 reports on test: the detector's score, the meta estimate, and the oracle (each box's true IoU).
 """
 import argparse
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -25,17 +24,10 @@ sys.path.insert(0, ROOT)
 from iou_aware import results  # noqa: E402
 from iou_aware.analysis import meta_quality as mq  # noqa: E402
 from iou_aware.analysis.protocol import confidence_entry, load_split  # noqa: E402
+from iou_aware.utils.cli import load_tool  # noqa: E402
 
 FIGURES = (('lrp0_thr', 'thresholded', 'lrp'), ('laece0_thr', 'thresholded', 'laece'),
            ('laece0_iso', 'isotonic', 'laece'), ('laace0_iso', 'isotonic', 'laace'))
-
-
-def _tool(name):
-    path = osp.join(ROOT, 'tools', *name.split('/'))
-    spec = importlib.util.spec_from_file_location('iou_aware_tool_' + name.replace('/', '_')[:-3], path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def evidence_files(bench, spec, run, seed, work_dir, threads):
@@ -46,7 +38,7 @@ def evidence_files(bench, spec, run, seed, work_dir, threads):
         return files['val'], files['test']
     _, ckpt = bench.train(spec, run, seed, argparse.Namespace(work_dir=work_dir, threads=threads))
     os.makedirs(out, exist_ok=True)
-    dump = _tool('analysis/dump_evidence.py')
+    dump = load_tool('analysis/dump_evidence.py')
     config = bench.training_config(spec, run)[1]['config']
     val_options = spec['splits'][f"{spec['name']}-val"]
     for split, options in (('val', val_options), ('test', [])):
@@ -77,7 +69,7 @@ def seed_report(val_npz, test_npz, val_ann, test_ann, classes):
 
 
 def main(argv=None):
-    calib = _tool('analysis/calibration_protocol.py')
+    calib = load_tool('analysis/calibration_protocol.py')
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--benchmark', required=True,
                         choices=sorted(k for k, v in calib.ANNOTATIONS.items() if v[0]))
@@ -87,7 +79,7 @@ def main(argv=None):
     parser.add_argument('--threads', type=int, default=1)
     parser.add_argument('--out')
     args = parser.parse_args(argv)
-    bench = _tool('run_benchmark.py')
+    bench = load_tool('run_benchmark.py')
     spec = bench.load_spec(osp.join(ROOT, 'configs', 'benchmarks', f'{args.benchmark}.json'))
     if args.run not in spec['runs']:
         parser.error(f'--run: {args.run!r} is not a run of {args.benchmark} '

@@ -13,17 +13,14 @@ cls x IoU). mmdet's path takes one factor per anchor, so it serves the paper hea
 class-aware default head has one IoU per (anchor, class), which that path cannot select.
 """
 import argparse
-import importlib.util
 import json
-import os.path as osp
 
 from mmdet.models.dense_heads.base_dense_head import BaseDenseHead
 from mmdet.registry import MODELS
 
 from iou_aware.models.dense_heads import IoUAwareRetinaHead
 from iou_aware.models.scoring import check_scoring
-
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from iou_aware.utils.cli import load_tool
 
 
 @MODELS.register_module(force=True)
@@ -31,14 +28,6 @@ class MMDetScoreFactorsIoURetinaHead(IoUAwareRetinaHead):
     """The paper head predicting through mmdet's score-factor path (measurement only)."""
     _predict_by_feat_single = BaseDenseHead._predict_by_feat_single
     _bbox_post_process = BaseDenseHead._bbox_post_process
-
-
-def _test_main():
-    spec = importlib.util.spec_from_file_location('iou_aware_tools_test',
-                                                  osp.join(ROOT, 'tools', 'test.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
 
 
 def main(argv=None):
@@ -58,7 +47,7 @@ def main(argv=None):
     if check_scoring(test_cfg, 'config: model.test_cfg')[0] == 'cls':
         parser.error('the config scores by cls alone; nothing to compare')
     cls_thr = test_cfg.get('cls_score_thr', 0.05)
-    test = _test_main()
+    test = load_tool('test.py', 'iou_aware_tools_test').main
     paths = {
         'ours (fused, then threshold / top-k / NMS)': [],
         "mmdet's score_factors (cls threshold / top-k, then x IoU)": [
