@@ -30,9 +30,9 @@ def predict_with_evidence(detector, data):
     original image's coordinates (as ``detector.predict`` with ``rescale=True``)."""
     from mmdet.structures.bbox import scale_boxes
 
-    from iou_aware.models.box_quality.detector import _detection_head
+    from iou_aware.models.box_quality.detector import detection_head
 
-    _, final_detections, _ = _detection_head(detector)
+    _, final_detections, _ = detection_head(detector)
     data = detector.data_preprocessor(data, False)
     samples = data['data_samples']
     detections = final_detections(detector, detector.extract_feat(data['inputs']), samples)

@@ -50,7 +50,7 @@ def BoxQualityRetrofit(detector, quality_head, checkpoint=None,  # noqa: N802 (a
         raise ValueError(f'BoxQualityRetrofit: refine must be None or a dict with keys from '
                          f'{sorted(REFINE_KEYS)}, got {refine!r}')
     model = MODELS.build(detector)
-    head, final, strides = _detection_head(model)
+    head, final, strides = detection_head(model)
     cfg = dict(quality_head)
     cfg.setdefault('num_classes', head.num_classes)
     if getattr(model, 'neck', None) is not None and hasattr(model.neck, 'out_channels'):
@@ -72,9 +72,10 @@ def BoxQualityRetrofit(detector, quality_head, checkpoint=None,  # noqa: N802 (a
     return model
 
 
-def _detection_head(model):
+def detection_head(model):
     """(the head whose classes the quality head scores, the final-detections function, the
-    strides of the feature maps the head pools from, or None when the model does not say)."""
+    strides of the feature maps the head pools from, or None when the model does not say).
+    Public: ``tools/analysis/dump_evidence.py`` runs a detector's final detections with it."""
     roi_head = getattr(model, 'roi_head', None)
     if roi_head is not None:
         from mmdet.models.roi_heads import StandardRoIHead

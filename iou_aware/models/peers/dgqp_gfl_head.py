@@ -13,6 +13,8 @@ switches the loss to probability inputs. We return the product's exact logit ins
 logits, the DFL and GIoU weights, NMS) is mmdet's ``GFLHead`` unchanged: ``sigmoid`` of
 the returned logit is the product, so the loss and the scores are the same functions.
 """
+import inspect
+
 import torch
 import torch.nn.functional as F
 from mmdet.models.dense_heads import GFLHead
@@ -21,6 +23,10 @@ from mmengine.model import normal_init
 from torch import nn
 
 from .quality_heads import _ScoreIsQuality
+
+# GFLHead's own default, read rather than restated: reg_topk is checked against it before
+# GFLHead.__init__ runs (which builds the layers that need reg_topk).
+_GFL_REG_MAX = inspect.signature(GFLHead.__init__).parameters['reg_max'].default
 
 
 def product_logit(a, b):
@@ -46,7 +52,7 @@ class DGQPGFLHead(_ScoreIsQuality, GFLHead):
     """
 
     def __init__(self, *args, reg_topk=4, reg_channels=64, add_mean=True, **kwargs):
-        reg_max = kwargs.get('reg_max', 16)
+        reg_max = kwargs.get('reg_max', _GFL_REG_MAX)
         if not isinstance(reg_topk, int) or not 1 <= reg_topk <= reg_max + 1:
             raise ValueError(f'reg_topk: expected an int in [1, reg_max + 1 = {reg_max + 1}], '
                              f'got {reg_topk!r}')
