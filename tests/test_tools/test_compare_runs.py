@@ -199,3 +199,21 @@ def test_protocol_columns_name_confidence_stage_and_metric_with_lrp_components(t
     assert results.markdown_table([('m', row)], ['lrpfp0_thr_score']).splitlines()[2] == '| m | 13.0 |'
     with pytest.raises(results.ResultsError, match='by_confidence'):
         results.flatten_protocol({}, 'protocol.json')
+
+
+def test_gap_closed_is_the_share_of_the_cls_to_oracle_distance_per_seed():
+    def conf(lrp, laace):
+        return dict(thresholded=dict(lrp=lrp), isotonic=dict(laace=laace))
+    report = dict(by_confidence=dict(cls_score=conf(0.40, 0.20), fused_score=conf(0.36, 0.21),
+                                     oracle_true_iou=conf(0.24, 0.02)))
+    row = results.flatten_protocol(report)
+    # LRP_0: (40 - 36) / (40 - 24) = 1/4; LaACE_0 got worse: (20 - 21) / (20 - 2) = -1/18
+    assert row['lrpgap0_score'] == pytest.approx(0.25)
+    assert row['laacegap0_score'] == pytest.approx(-1 / 18)
+    assert 'lrpgap0_iou' not in row  # no such confidence in the report
+    assert results.markdown_table([('m', row)], ['lrpgap0_score']).splitlines()[2] == '| m | 25.0 |'
+    # no oracle, or an oracle no better than cls: nothing to close, no column
+    del report['by_confidence']['oracle_true_iou']
+    assert 'lrpgap0_score' not in results.flatten_protocol(report)
+    report['by_confidence']['oracle_true_iou'] = conf(0.45, 0.30)
+    assert 'lrpgap0_score' not in results.flatten_protocol(report)
