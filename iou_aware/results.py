@@ -73,9 +73,11 @@ for _m, (_mh, _) in PROTOCOL_METRICS.items():
 # The share of the gap between the detector's cls score and the oracle (the true IoU of the
 # same boxes) that a confidence closes, per seed: (cls - c) / (cls - oracle), for LRP_0 under
 # the thresholds and LaACE_0 after the calibrator (issue 37's goal asks for half of each).
-GAP_FIGURES = {'lrpgap0': ('LRP_0 gap closed', 'lrp0_thr'), 'laacegap0': ('LaACE_0 gap closed', 'laace0_iso')}
+GAP_FIGURES = {'lrpgap0': ('LRP_0 gap closed', 'lrp0_thr'),
+               'laacegap0': ('LaACE_0 gap closed', 'laace0_iso')}
+GAP_CONFIDENCES = ('iou', 'score', 'exp')  # the estimates; cls and the oracle are the ends
 for _g, (_gh, _) in GAP_FIGURES.items():
-    for _c in ('iou', 'score', 'exp'):
+    for _c in GAP_CONFIDENCES:
         COLUMNS[f'{_g}_{_c}'] = (f'{_gh} ({_c})', 'ap')
 COLUMNS['olrp'] = ('oLRP', 'ap')
 COLUMNS['laece0_1'] = ('LaECE (tau 0.1)', 'ap')
@@ -186,7 +188,7 @@ def flatten_protocol(report, path=PROTOCOL):
         cls, oracle = out.get(f'{figure}_cls'), out.get(f'{figure}_oracle')
         if cls is None or oracle is None or cls <= oracle:  # no gap to close: no column
             continue
-        for short in ('iou', 'score', 'exp'):
+        for short in GAP_CONFIDENCES:
             if f'{figure}_{short}' in out:
                 out[f'{gap}_{short}'] = (cls - out[f'{figure}_{short}']) / (cls - oracle)
     return out
