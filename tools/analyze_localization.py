@@ -41,7 +41,9 @@ THRESHOLD_KEYS = ('score_type', 'score_thr', 'cls_score_thr', 'nms_pre', 'pre_io
 def score_thresholds(cfg):
     """The test-time thresholds and caps the detections passed (a binned calibration error
     can be lowered by thresholding, so the summary states them)."""
-    model = cfg.model.get('detector', cfg.model)  # CalibratedDetector wraps the detector
+    model = cfg.model
+    while 'detector' in model:  # wrappers (calibration, a quality head) hold the detector
+        model = model.detector
     test_cfg = model.get('test_cfg') or {}
     test_cfg = test_cfg.get('rcnn', test_cfg)
     out = {k: test_cfg[k] for k in THRESHOLD_KEYS if k in test_cfg}

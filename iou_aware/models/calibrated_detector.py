@@ -8,27 +8,28 @@ fit_calibration`) and writes them to a small JSON file. A config points to it:
     model = dict(_delete_=True, type='CalibratedDetector', detector={{_base_.model}},
                  calibration='calibration.json')
 
-``CalibratedDetector`` builds the detector as configured (same class, same state-dict keys,
-so every checkpoint of it loads unchanged) and applies the calibration to its predictions
-after NMS: ``scores`` become the calibrated scores, the uncalibrated ones stay as
-``raw_scores``, ``pred_ious`` are untouched, and detections below the thresholds are dropped
-(``apply_thresholds=False`` keeps them all, e.g. to compute AP). It works for every detector
-(RetinaNet, Faster R-CNN, the peers, ours), through tools/test.py, tools/image_demo.py and
-mmdet's ``DetInferencer`` alike, since all of them build the model from the config.
-
-Why a builder function and not a wrapper module: a wrapper would nest the detector's
-weights under a new prefix, so no existing checkpoint would load; here the built object *is*
-the detector, with its ``predict`` calibrated on that instance.
+``CalibratedDetector`` holds the detector as configured (any detector or another wrapper:
+:mod:`iou_aware.models.detector_wrapper`, same state-dict keys, so every checkpoint of it
+loads unchanged) and applies the calibration to the final predictions of that detector:
+``scores`` become the calibrated scores, the uncalibrated ones stay as ``raw_scores``, every
+other field is kept, and detections below the thresholds are dropped
+(``apply_thresholds=False`` keeps them all, e.g. to compute AP). It is the outermost
+wrapper of a stack (calibration maps the scores that leave the model), and works for every
+detector (RetinaNet, Faster R-CNN, the peers, ours, the box-quality head), through
+tools/test.py, tools/image_demo.py and mmdet's ``DetInferencer`` alike, since all of them
+build the model from the config.
 """
 import json
 import math
-import types
 
 import numpy as np
 import torch
 from mmdet.registry import MODELS
 
 from iou_aware.analysis.detection_calibration import CALIBRATORS, apply_calibration
+
+from .detector_wrapper import DetectorWrapper, StackError, wrappers_of
+from .prediction_fields import attach
 
 FORMAT = 'iou-aware-calibration/1'
 
@@ -82,21 +83,28 @@ def _num_classes(model):
 
 
 @MODELS.register_module()
-def CalibratedDetector(detector, calibration, apply_thresholds=True):  # noqa: N802 (a type name)
-    """Build ``detector`` and calibrate its predictions with the file ``calibration``."""
-    model = MODELS.build(detector)
-    data = load_calibration(calibration, _num_classes(model))
-    model.calibration = dict(file=calibration, apply_thresholds=bool(apply_thresholds),
-                             fitted=data['fitted'])
-    model.predict = types.MethodType(_calibrated_predict, model)
-    return model
+class CalibratedDetector(DetectorWrapper):
+    """``detector`` whose final predictions are calibrated with the file ``calibration``."""
 
+    def __init__(self, detector, calibration, apply_thresholds=True):
+        super().__init__(detector)
+        data = load_calibration(calibration, _num_classes(self))
+        self.calibration = dict(file=calibration, apply_thresholds=bool(apply_thresholds),
+                                fitted=data['fitted'])
 
-def _calibrated_predict(self, batch_inputs, batch_data_samples, rescale=True):
-    samples = type(self).predict(self, batch_inputs, batch_data_samples, rescale=rescale)
-    for sample in samples:
-        sample.pred_instances = calibrate_instances(sample.pred_instances, self.calibration)
-    return samples
+    @classmethod
+    def check_inner(cls, inner):
+        if any(isinstance(m, CalibratedDetector) for m in wrappers_of(inner)):
+            raise StackError('CalibratedDetector: the detector is already calibrated; a '
+                             'calibration maps the scores of an uncalibrated model (fit it '
+                             'with tools/calibrate.py on the uncalibrated config)')
+
+    def predict(self, batch_inputs, batch_data_samples, rescale=True):
+        samples = self.detector.predict(batch_inputs, batch_data_samples, rescale=rescale)
+        for sample in samples:
+            sample.pred_instances = calibrate_instances(sample.pred_instances,
+                                                        self.calibration)
+        return samples
 
 
 def calibrate_instances(pred, calibration):
@@ -106,7 +114,7 @@ def calibrate_instances(pred, calibration):
     labels = pred.labels.detach().cpu().numpy()
     keep, calibrated = apply_calibration(calibration['fitted'], labels,
                                          raw.detach().cpu().double().clamp(0, 1).numpy())
-    pred.raw_scores = raw
+    attach(pred, raw_scores=raw)
     pred.scores = torch.as_tensor(calibrated, dtype=raw.dtype, device=raw.device)
     if calibration['apply_thresholds']:
         pred = pred[torch.as_tensor(np.flatnonzero(keep), device=raw.device)]

@@ -9,8 +9,8 @@ Faster R-CNN, of the same classes). For IoU-Net the IoU head trains on its usual
 (jittered ground truths, and the detector's own boxes where configured) on the frozen
 features: its gradient still flows through PrRoIPool into the backbone, which has no
 ``requires_grad`` and so does not move.
-The builder returns the detector itself (same class and state-dict keys, so what it saves is
-an ordinary IoU-aware checkpoint), with:
+The wrapper holds the detector (:mod:`.detector_wrapper`: same state-dict keys, so what it
+saves is an ordinary IoU-aware checkpoint), with:
 
 - the checkpoint's weights loaded, after checking that it fits: only the branch's keys may
   be missing, no key may have another shape (e.g. another class count); a clear error names
@@ -20,19 +20,19 @@ an ordinary IoU-aware checkpoint), with:
   module outside the branch kept in eval mode, so BatchNorm statistics do not move;
 - the branch initialised as the detector's own ``init_weights`` does.
 
+The trainable modules are the head's ``IOU_BRANCH`` (a class attribute of each head with a
+branch that can be trained apart: IoU-aware RetinaNet, both recipes, the decoupled IoU-aware
+ATSS, IoU-Net). The detector must be a plain one: a checkpoint of the trained stack is a
+plain IoU-aware checkpoint, which is what the other wrappers take.
+
 Why it works: the shipped branch is decoupled (it reads the regression tower's features
 detached and its targets are detached), so its loss never reaches the detector and training
 it afterwards gives the same kind of estimator as training it jointly.
 """
-import types
-
 from mmdet.registry import MODELS
 from mmengine.runner.checkpoint import _load_checkpoint
 
-# the IoU branch of each supported head, by the head's class (dense head or RoI head)
-TRAINABLE = {'DecoupledIoURetinaHead': ('bbox_head.iou_convs.', 'bbox_head.retina_iou.'),
-             'IoUAwareRetinaHead': ('bbox_head.retina_iou.',),
-             'IoUNetRoIHead': ('roi_head.iou_head.',)}
+from .detector_wrapper import DetectorWrapper, StackError
 
 
 class RetrofitError(ValueError):
@@ -40,13 +40,16 @@ class RetrofitError(ValueError):
 
 
 def trainable_prefixes(model):
+    """The state-dict prefixes of the model's IoU branch (its head's ``IOU_BRANCH``)."""
+    for attr in ('bbox_head', 'roi_head'):
+        head = getattr(model, attr, None)
+        if head is not None and getattr(type(head), 'IOU_BRANCH', None):
+            return tuple(f'{attr}.{name}.' for name in type(head).IOU_BRANCH)
     head = getattr(model, 'bbox_head', None) or getattr(model, 'roi_head', None)
-    prefixes = TRAINABLE.get(type(head).__name__)
-    if prefixes is None:
-        raise RetrofitError(f'IoUBranchRetrofit: no IoU branch to train on a '
-                            f'{type(model).__name__} with head {type(head).__name__}; '
-                            f'supported heads: {", ".join(TRAINABLE)}')
-    return prefixes
+    raise RetrofitError(f'IoUBranchRetrofit: no IoU branch to train on a '
+                        f'{type(model).__name__} with head {type(head).__name__}; supported '
+                        'heads are those with an IOU_BRANCH (IoUAwareRetinaHead, '
+                        'DecoupledIoURetinaHead, DecoupledIoUATSSHead, IoUNetRoIHead)')
 
 
 def check_fits(model, state, prefixes, path, who='IoUBranchRetrofit'):
@@ -72,15 +75,50 @@ def check_fits(model, state, prefixes, path, who='IoUBranchRetrofit'):
                             f'detector: ' + '; '.join(problems))
 
 
+class FrozenDetectorWrapper(DetectorWrapper):
+    """A wrapper that trains only the state-dict prefixes ``self.trainable``: everything
+    else has no gradient and stays in eval mode (BatchNorm keeps the checkpoint's
+    statistics)."""
+
+    def freeze_all_but(self, prefixes, checkpoint=None):
+        frozen = 0
+        for name, param in self.named_parameters():
+            if not name.startswith(prefixes):
+                param.requires_grad_(False)
+                frozen += 1
+        self.trainable = prefixes
+        self.retrofit = dict(checkpoint=checkpoint, trainable=prefixes, frozen=frozen)
+        self.train(self.training)
+
+    def train(self, mode=True):
+        super().train(mode)
+        prefixes = self.__dict__.get('trainable')
+        if prefixes is None:  # not frozen yet (during __init__)
+            return self
+        for name, module in self.named_modules():
+            if name and not (name + '.').startswith(prefixes) and not any(
+                    p.startswith(name + '.') for p in prefixes):
+                module.train(False)
+        return self
+
+
 @MODELS.register_module()
-def IoUBranchRetrofit(detector, checkpoint):  # noqa: N802 (a type name in configs)
-    """Build ``detector``, load ``checkpoint`` into everything but its IoU branch, freeze it."""
-    model = MODELS.build(detector)
-    prefixes = trainable_prefixes(model)
-    model.init_weights()  # the branch's init; the Runner will not re-initialise
-    load_detector(model, checkpoint, prefixes, 'IoUBranchRetrofit')
-    freeze_all_but(model, prefixes, checkpoint)
-    return model
+class IoUBranchRetrofit(FrozenDetectorWrapper):
+    """``detector`` with ``checkpoint`` loaded into everything but its IoU branch, frozen."""
+
+    def __init__(self, detector, checkpoint):
+        super().__init__(detector)
+        prefixes = trainable_prefixes(self.detector)
+        self.init_weights()  # the branch's init; the Runner will not re-initialise
+        load_detector(self, checkpoint, prefixes, 'IoUBranchRetrofit')
+        self.freeze_all_but(prefixes, checkpoint)
+
+    @classmethod
+    def check_inner(cls, inner):
+        if isinstance(inner, DetectorWrapper):
+            raise StackError(f'IoUBranchRetrofit: the detector must be a plain one with an IoU '
+                             f'branch, got a {type(inner).__name__}; wrap the trained '
+                             "checkpoint's plain config instead")
 
 
 def load_detector(model, checkpoint, prefixes, who):
@@ -92,29 +130,6 @@ def load_detector(model, checkpoint, prefixes, who):
     state = {k[len('module.'):] if k.startswith('module.') else k: v for k, v in state.items()}
     check_fits(model, state, prefixes, checkpoint, who)
     model.load_state_dict(state, strict=False)
-
-
-def freeze_all_but(model, prefixes, checkpoint=None):
-    """Freeze every parameter outside ``prefixes`` and keep its modules in eval mode."""
-    frozen = []
-    for name, param in model.named_parameters():
-        if not name.startswith(prefixes):
-            param.requires_grad_(False)
-            frozen.append(name)
-    model.retrofit = dict(checkpoint=checkpoint, trainable=prefixes, frozen=len(frozen))
-    base_train = type(model).train
-
-    def train(self, mode=True):
-        base_train(self, mode)
-        for name, module in self.named_modules():
-            if name and not (name + '.').startswith(prefixes) and not any(
-                    p.startswith(name + '.') for p in prefixes):
-                module.train(False)  # frozen: BatchNorm keeps the checkpoint's statistics
-        return self
-
-    model.train = types.MethodType(train, model)
-    model.train(model.training)
-    return model
 
 
 def frozen_tensors(model):

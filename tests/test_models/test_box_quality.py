@@ -198,9 +198,9 @@ def test_same_detections_as_the_detector(tmp_path, rescale, config):
         ours = [s.pred_instances for s in model.predict(data['inputs'], data['data_samples'],
                                                        rescale=rescale)]
         data = model.data_preprocessor(packed_inputs(), False)
-        ref = [s.pred_instances for s in type(model).predict(model, data['inputs'],
-                                                             data['data_samples'],
-                                                             rescale=rescale)]
+        ref = [s.pred_instances for s in model.detector.predict(data['inputs'],
+                                                                data['data_samples'],
+                                                                rescale=rescale)]
     assert sum(len(r) for r in ref) > 10
     for a, b in zip(ours, ref):
         assert torch.equal(a.labels, b.labels)

@@ -57,7 +57,7 @@ STEPS = [dict(method='isotonic', x=[0.0, 1.0], y=[c / 100, 0.5 + c / 100])
 def test_same_weights_and_keys_as_the_plain_detector(tmp_path):
     plain = build()
     ours = build(calibration_file(tmp_path, [float('nan')] * NUM_CLASSES, STEPS))
-    assert type(ours) is type(plain)
+    assert type(ours.detector) is type(plain)
     a, b = plain.state_dict(), ours.state_dict()
     assert list(a) == list(b) and all(torch.equal(a[k], b[k]) for k in a)
 

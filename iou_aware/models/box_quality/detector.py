@@ -4,11 +4,10 @@
     model = dict(_delete_=True, type='BoxQualityRetrofit', detector={{_base_.model}},
                  quality_head=dict(type='BoxQualityHead'), checkpoint='.../epoch_36.pth')
 
-The builder returns the detector itself with a ``quality_head`` module added (its
-state-dict keys are the detector's plus ``quality_head.*``, so a checkpoint of the detector
+The wrapper holds the detector (:mod:`..detector_wrapper`) and adds a ``quality_head`` module
+(state-dict keys: the detector's plus ``quality_head.*``, so a checkpoint of the detector
 loads with only those missing), the detector frozen as ``IoUBranchRetrofit`` freezes it
-(no gradient, eval mode: BatchNorm statistics stay), and two methods replaced on the
-instance:
+(no gradient, eval mode: BatchNorm statistics stay), and its own:
 
 - ``loss``: the frozen detector's final detections on the training batch (its own
   candidates and NMS, ``final_detections.py``: a dense head's, or a two-stage detector's
@@ -24,15 +23,16 @@ ascent through PrRoIPool before it is scored: IoU-Net's refinement for one-stage
 
 ``checkpoint=None`` builds without loading (tools/test.py then loads the trained
 checkpoint, detector and head together). IoU-Net (``IoUNetRoIHead``) has its own IoU head
-and is refused.
+and is refused; so is a detector that is already a wrapper (calibrate the stack from
+outside: ``CalibratedDetector`` over this one).
 """
-import types
-
 import torch
 from mmdet.registry import MODELS
 from mmdet.structures.bbox import scale_boxes
 
-from ..retrofit import RetrofitError, freeze_all_but, load_detector
+from ..detector_wrapper import DetectorWrapper, StackError
+from ..retrofit import FrozenDetectorWrapper, RetrofitError, load_detector
+from ..prediction_fields import attach
 from .final_detections import dense_final_detections, two_stage_final_detections
 
 PREFIXES = ('quality_head.',)
@@ -41,35 +41,73 @@ SCORES = ('expected_iou', 'detector')
 
 
 @MODELS.register_module()
-def BoxQualityRetrofit(detector, quality_head, checkpoint=None,  # noqa: N802 (a type name)
-                       score='expected_iou', refine=None):
-    """Build ``detector``, add ``quality_head``, load ``checkpoint`` and freeze the detector."""
-    if score not in SCORES:
-        raise ValueError(f'BoxQualityRetrofit: score must be one of {SCORES}, got {score!r}')
-    if refine is not None and not (isinstance(refine, dict) and set(refine) <= REFINE_KEYS):
-        raise ValueError(f'BoxQualityRetrofit: refine must be None or a dict with keys from '
-                         f'{sorted(REFINE_KEYS)}, got {refine!r}')
-    model = MODELS.build(detector)
-    head, final, strides = detection_head(model)
-    cfg = dict(quality_head)
-    cfg.setdefault('num_classes', head.num_classes)
-    if getattr(model, 'neck', None) is not None and hasattr(model.neck, 'out_channels'):
-        cfg.setdefault('in_channels', model.neck.out_channels)
-    if strides is not None:
-        cfg.setdefault('featmap_strides', strides)
-    if cfg['num_classes'] != head.num_classes:
-        raise ValueError(f'BoxQualityRetrofit: quality_head.num_classes {cfg["num_classes"]} '
-                         f'!= the detector\'s {head.num_classes}')
-    model.add_module('quality_head', MODELS.build(cfg))
-    model.init_weights()  # the head's init; the Runner will not re-initialise
-    if checkpoint is not None:
-        load_detector(model, checkpoint, PREFIXES, 'BoxQualityRetrofit')
-    freeze_all_but(model, PREFIXES, checkpoint)
-    model.box_quality = dict(score=score, refine=dict(refine) if refine else None,
-                             final_detections=final)
-    model.loss = types.MethodType(_loss, model)
-    model.predict = types.MethodType(_predict, model)
-    return model
+class BoxQualityRetrofit(FrozenDetectorWrapper):
+    """``detector`` with ``quality_head`` added, ``checkpoint`` loaded, the detector frozen."""
+
+    def __init__(self, detector, quality_head, checkpoint=None, score='expected_iou',
+                 refine=None):
+        if score not in SCORES:
+            raise ValueError(f'BoxQualityRetrofit: score must be one of {SCORES}, got '
+                             f'{score!r}')
+        if refine is not None and not (isinstance(refine, dict) and set(refine) <= REFINE_KEYS):
+            raise ValueError(f'BoxQualityRetrofit: refine must be None or a dict with keys from '
+                             f'{sorted(REFINE_KEYS)}, got {refine!r}')
+        super().__init__(detector)
+        head, final, strides = detection_head(self.detector)
+        cfg = dict(quality_head)
+        cfg.setdefault('num_classes', head.num_classes)
+        if getattr(self, 'neck', None) is not None and hasattr(self.neck, 'out_channels'):
+            cfg.setdefault('in_channels', self.neck.out_channels)
+        if strides is not None:
+            cfg.setdefault('featmap_strides', strides)
+        if cfg['num_classes'] != head.num_classes:
+            raise ValueError(f'BoxQualityRetrofit: quality_head.num_classes '
+                             f'{cfg["num_classes"]} != the detector\'s {head.num_classes}')
+        self.add_module('quality_head', MODELS.build(cfg))
+        self.init_weights()  # the head's init; the Runner will not re-initialise
+        if checkpoint is not None:
+            load_detector(self, checkpoint, PREFIXES, 'BoxQualityRetrofit')
+        self.freeze_all_but(PREFIXES, checkpoint)
+        self.box_quality = dict(score=score, refine=dict(refine) if refine else None,
+                                final_detections=final)
+
+    @classmethod
+    def check_inner(cls, inner):
+        if isinstance(inner, DetectorWrapper):
+            raise StackError(f'BoxQualityRetrofit: the detector must be a plain one, got a '
+                             f'{type(inner).__name__}: a CalibratedDetector goes outside the '
+                             'quality head (it calibrates the head\'s scores), an '
+                             "IoUBranchRetrofit's trained checkpoint is a plain detector's")
+
+    def loss(self, batch_inputs, batch_data_samples):
+        with torch.no_grad():
+            feats = self.extract_feat(batch_inputs)
+            detections = self.box_quality['final_detections'](self.detector, feats,
+                                                              batch_data_samples)
+        return self.quality_head.loss([f.detach() for f in feats], detections,
+                                      batch_data_samples)
+
+    def predict(self, batch_inputs, batch_data_samples, rescale=True):
+        feats = self.extract_feat(batch_inputs)
+        detections = self.box_quality['final_detections'](self.detector, feats,
+                                                          batch_data_samples)
+        refine = self.box_quality['refine']
+        if refine and refine.get('steps', 5) > 0:
+            detections = _refined(self.quality_head, feats, detections, refine)
+        tp, loc = self.quality_head.predict(feats, detections)
+        for det, p, q, sample in zip(detections, tp, loc, batch_data_samples):
+            del det.evidence
+            if 'pred_ious' in det:
+                attach(det, branch_ious=det.pred_ious)
+            if 'cls_scores' not in det:
+                attach(det, cls_scores=det.scores)
+            attach(det, det_scores=det.scores, tp_probs=p, pred_ious=q)
+            if self.box_quality['score'] == 'expected_iou':
+                det.scores = p * q
+            if rescale:
+                factor = [1 / s for s in sample.metainfo['scale_factor']]
+                det.bboxes = scale_boxes(det.bboxes, factor)
+        return self.add_pred_to_datasample(batch_data_samples, detections)
 
 
 def detection_head(model):
@@ -88,41 +126,17 @@ def detection_head(model):
         return (roi_head.bbox_head, two_stage_final_detections,
                 list(roi_head.bbox_roi_extractor.featmap_strides))
     head = getattr(model, 'bbox_head', None)
+    from mmdet.models.dense_heads import PAAHead
+    if isinstance(head, PAAHead):  # its predict_by_feat asserts with_nms (score voting)
+        raise RetrofitError('BoxQualityRetrofit: PAAHead cannot hand its candidates before '
+                            'NMS to the quality head (mmdet\'s PAA post-processing votes '
+                            'boxes inside its NMS); use its own IoU branch (PAAHeadWithQuality)')
     if head is None or not hasattr(head, 'predict_by_feat'):
         raise RetrofitError(f'BoxQualityRetrofit: {type(model).__name__} has neither a dense '
                             'bbox_head nor a roi_head')
     strides = ([s[0] for s in head.prior_generator.strides]
                if hasattr(head, 'prior_generator') else None)
     return head, dense_final_detections, strides
-
-
-def _loss(self, batch_inputs, batch_data_samples):
-    with torch.no_grad():
-        feats = self.extract_feat(batch_inputs)
-        detections = self.box_quality['final_detections'](self, feats, batch_data_samples)
-    return self.quality_head.loss([f.detach() for f in feats], detections, batch_data_samples)
-
-
-def _predict(self, batch_inputs, batch_data_samples, rescale=True):
-    feats = self.extract_feat(batch_inputs)
-    detections = self.box_quality['final_detections'](self, feats, batch_data_samples)
-    if self.box_quality['refine'] and self.box_quality['refine'].get('steps', 5) > 0:
-        detections = _refined(self.quality_head, feats, detections, self.box_quality['refine'])
-    tp, loc = self.quality_head.predict(feats, detections)
-    for det, p, q, sample in zip(detections, tp, loc, batch_data_samples):
-        del det.evidence
-        if 'pred_ious' in det:
-            det.branch_ious = det.pred_ious
-        if 'cls_scores' not in det:
-            det.cls_scores = det.scores
-        det.det_scores = det.scores
-        det.tp_probs, det.pred_ious = p, q
-        if self.box_quality['score'] == 'expected_iou':
-            det.scores = p * q
-        if rescale:
-            factor = [1 / s for s in sample.metainfo['scale_factor']]
-            det.bboxes = scale_boxes(det.bboxes, factor)
-    return self.add_pred_to_datasample(batch_data_samples, detections)
 
 
 def _refined(head, feats, detections, refine):

@@ -38,6 +38,8 @@ class DecoupledIoUATSSHead(FusedScorePredictMixin, ATSSHead):
         iou_convs (int): the branch's own conv layers (2, as the RetinaNet default).
     """
 
+    IOU_BRANCH = BRANCH_MODULES  # trained by IoUBranchRetrofit on a frozen detector
+
     score_weight_gamma = 1.0  # the other (anchor, class) terms' weight: score ** gamma
 
     def __init__(self, *args,

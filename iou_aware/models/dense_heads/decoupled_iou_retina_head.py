@@ -40,6 +40,8 @@ class DecoupledIoURetinaHead(IoUAwareRetinaHead):
         iou_convs (int): the branch's own conv layers (2, the measured setting).
     """
 
+    IOU_BRANCH = BRANCH_MODULES  # trained by IoUBranchRetrofit on a frozen detector
+
     score_weight_gamma = 1.0  # the other (anchor, class) terms' weight: score ** gamma
 
     def __init__(self, *args, iou_convs=2, **kwargs):

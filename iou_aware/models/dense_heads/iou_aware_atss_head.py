@@ -14,6 +14,8 @@ from mmdet.models.dense_heads import ATSSHead
 from mmdet.registry import MODELS
 from mmdet.structures.bbox import bbox_overlaps
 
+from ..prediction_fields import attach
+
 
 class _ReportsQuality:
     """Detections carry the quality branch's output (``pred_ious``) and the classification
@@ -21,8 +23,7 @@ class _ReportsQuality:
 
     def _bbox_post_process(self, results, cfg, rescale=False, with_nms=True, img_meta=None):
         if 'score_factors' in results:  # mmdet multiplies them into scores and drops them
-            results.pred_ious = results.score_factors
-            results.cls_scores = results.scores
+            attach(results, pred_ious=results.score_factors, cls_scores=results.scores)
         return super()._bbox_post_process(results, cfg, rescale=rescale, with_nms=with_nms,
                                           img_meta=img_meta)
 

@@ -41,6 +41,9 @@ class IoUAwareRetinaHead(FusedScorePredictMixin, RetinaHead):
         detach_iou_target (bool): stop the IoU loss gradient at the target.
     """
 
+    # the modules IoUBranchRetrofit trains on a frozen detector (iou_aware/models/retrofit.py)
+    IOU_BRANCH = ('retina_iou',)
+
     iou_channels = 1  # one IoU per anchor (the decoupled head: one per (anchor, class))
 
     def __init__(self, *args,

@@ -16,6 +16,8 @@ from mmdet.registry import MODELS
 from mmengine.structures import InstanceData
 from torchvision.ops import deform_conv2d
 
+from ..prediction_fields import attach
+
 
 class _ScoreIsQuality:
     """For heads whose single score is trained as the IoU with the object."""
@@ -23,8 +25,7 @@ class _ScoreIsQuality:
     def _bbox_post_process(self, results, cfg, rescale=False, with_nms=True, img_meta=None):
         results = super()._bbox_post_process(results, cfg, rescale=rescale, with_nms=with_nms,
                                              img_meta=img_meta)
-        results.cls_scores = results.scores
-        results.pred_ious = results.scores
+        attach(results, cls_scores=results.scores, pred_ious=results.scores)
         return results
 
 
@@ -99,6 +100,5 @@ class PAAHeadWithQuality(PAAHead):
         out.bboxes = det_bboxes[:, :-1]
         out.scores = det_bboxes[:, -1]
         out.labels = det_labels
-        out.cls_scores = cls_scores
-        out.pred_ious = pred_ious
+        attach(out, cls_scores=cls_scores, pred_ious=pred_ious)
         return out

@@ -10,8 +10,9 @@ from mmengine.config import ConfigDict
 from mmengine.structures import InstanceData
 
 from iou_aware.ops import batched_iou_guided_nms
-from ..scoring import check_scoring, fuse_scores
+from ..prediction_fields import attach
 from ..roi_extractors import PrRoIExtractor
+from ..scoring import check_scoring, fuse_scores
 from ..task_modules import jitter_gt_boxes
 from .box_refinement import refine_boxes
 from .own_boxes import own_iou_training_boxes
@@ -54,6 +55,8 @@ class IoUNetRoIHead(StandardRoIHead):
     Detections carry ``cls_scores`` and ``pred_ious`` (predicted IoU of the final box with
     its object) for localization-quality analysis.
     """
+
+    IOU_BRANCH = ('iou_head',)  # trained by IoUBranchRetrofit on a frozen detector
 
     def __init__(self, iou_roi_extractor: ConfigType, iou_head: ConfigType, **kwargs):
         super().__init__(**kwargs)
@@ -194,8 +197,7 @@ class IoUNetRoIHead(StandardRoIHead):
         out.bboxes = boxes
         out.scores = self._final_scores(det, scoring)
         out.labels = det.labels
-        out.cls_scores = det.cls_scores
-        out.pred_ious = det.pred_ious
+        attach(out, cls_scores=det.cls_scores, pred_ious=det.pred_ious)
         return out
 
     def _candidates(self, raw, img_idx, cfg):
