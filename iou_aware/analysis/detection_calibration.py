@@ -22,8 +22,12 @@ differ from that code:
   at ``min(tau, 1-1e-10) = 0`` and so matches a box with *no overlap at all* to a free ground
   truth of its class in the same image, as a "true positive" with IoU 0. Its LaECE target
   is 0 either way, but it uses up the ground truth (a lower-scored box that does overlap it
-  then gets target 0) and counts as a TP with localisation error 1 in LRP_0. Here a match
-  also needs IoU > 0: a box that does not overlap any object is a false positive.
+  then gets target 0) and counts as a TP with localisation error 1 in LRP_0. That is the
+  default here too (``matching='reference'``), so our LaECE_0 / LRP_0 are the published
+  ones: on kept BCCD detections they equal the authors' code's
+  (``tests/test_analysis/test_reference_protocol.py``). ``matching='overlap'`` also needs
+  IoU > 0 for a match (a box that overlaps no object is a false positive), which this
+  project used until 2026-12-07: 1-2 points lower LaECE_0 and LRP_0 on BCCD.
 * No crowd / ignore regions (the ground-truth format has none; ``load_ground_truth`` drops
   crowd boxes), so a detection on a crowd region is a false positive, where COCOeval
   ignores it; and no per-image cap (COCOeval keeps 100 per image *and class*; mmdet's
@@ -42,14 +46,18 @@ differ from that code:
   with ground truth but no true positive has LRP (or oLRP) 1, FN component 1, and
   localisation and FP components undefined (NaN, as the authors); component means are over
   the classes where the component is defined.
-* oLRP thresholds: the candidates are the distinct scores of the class (a threshold keeps
-  every detection scoring ``>=`` it, so it cannot split a group of equal scores; the
-  authors' code also tries the prefixes inside such a group). Among equal minima the highest
-  threshold (fewest detections) wins, as the authors' ``argmin`` over descending scores.
-  The threshold is undefined (NaN) for a class with no detection, no ground truth, or no
-  true positive at any threshold. :func:`apply_thresholds` keeps all detections of a class
-  whose threshold is NaN by default, which is what the authors' ``score < threshold``
-  deletion does with their NaN (and their -1 for classes without ground truth).
+* oLRP thresholds: with ``matching='reference'`` the candidates are the authors': a cut
+  after every detection in descending score order (stable), the threshold being the score
+  at the cut; applied (``score >= threshold``) it keeps the whole group of equal scores, so
+  the figure reported at that threshold can differ from the minimum found (it matters
+  after an isotonic calibrator, whose scores come in plateaus). With ``'overlap'`` the
+  candidates are the distinct scores (a cut only after the last of a group of equal
+  scores). Among equal minima the highest threshold (fewest detections) wins, as the
+  authors' ``argmin`` over descending scores. The threshold is undefined (NaN) for a class
+  with no detection, no ground truth, or no true positive at any threshold.
+  :func:`apply_thresholds` keeps all detections of a class whose threshold is NaN by
+  default, which is what the authors' ``score < threshold`` deletion does with their NaN
+  (and their -1 for classes without ground truth).
 * Thresholds in the protocol are LRP-optimal at the *same* tau as the evaluation, tau = 0
   for LaECE_0 (the authors' ``get_detection_thresholds`` is called with ``self.tau``,
   default 0.0).
@@ -157,7 +165,17 @@ def box_iou(a, b):
 
 # ----------------------------------------------------------------------------- matching
 
-def match_detections(dets, gt, scores, iou_threshold=0.5, num_classes=None):
+MATCHINGS = ('reference', 'overlap')  # at tau 0: the authors' rule, or IoU > 0 required
+DEFAULT_MATCHING = 'reference'
+
+
+def _check_matching(matching):
+    if matching not in MATCHINGS:
+        raise ValueError(f'matching: must be one of {MATCHINGS}, got {matching!r}')
+
+
+def match_detections(dets, gt, scores, iou_threshold=0.5, num_classes=None,
+                     matching=DEFAULT_MATCHING):
     """COCO-style greedy one-to-one matching, per image and class (rules: module docstring).
 
     Args:
@@ -166,8 +184,12 @@ def match_detections(dets, gt, scores, iou_threshold=0.5, num_classes=None):
             so every detection's image must be a key (an image without objects maps to
             empty arrays).
         scores: [N] confidences that order the matching.
-        iou_threshold: a match needs IoU >= threshold and IoU > 0.
+        iou_threshold: a match needs IoU >= threshold.
         num_classes: C (default: inferred from the labels).
+        matching: 'reference' (COCOeval's, the authors': at threshold 0 a box with no
+            overlap can take a free ground truth) or 'overlap' (a match also needs IoU > 0;
+            with it, :func:`optimal_lrp` also keeps this project's earlier threshold
+            candidates).
 
     Returns:
         dict of arrays: ``matched`` [N] bool, ``iou`` [N] (IoU with the matched ground truth,
@@ -175,6 +197,7 @@ def match_detections(dets, gt, scores, iou_threshold=0.5, num_classes=None):
         truth, -1 if unmatched), ``num_gt`` [C] (ground-truth boxes per class).
     """
     _check_tau(iou_threshold)
+    _check_matching(matching)
     img, labels, boxes, scores = _check_dets(dets, scores)
     gt = _check_gt(gt)
     n_cls = _num_classes(labels, gt, num_classes)
@@ -199,9 +222,11 @@ def match_detections(dets, gt, scores, iou_threshold=0.5, num_classes=None):
         gt_boxes, gt_labels = gt[key]
         if len(gt_labels) == 0:
             continue
-        # Candidate pairs: same class, IoU at/above the threshold and > 0; -1 elsewhere.
+        # Candidate pairs: same class, IoU at/above the threshold (and > 0 for 'overlap').
         ious = box_iou(boxes[idx], gt_boxes)
-        ok = (labels[idx, None] == gt_labels[None, :]) & (ious >= iou_threshold) & (ious > 0)
+        ok = (labels[idx, None] == gt_labels[None, :]) & (ious >= iou_threshold)
+        if matching == 'overlap':
+            ok &= ious > 0
         cand = np.where(ok, ious, -1.0)
         taken = np.zeros(len(gt_labels), bool)
         g_last = len(gt_labels) - 1
@@ -216,12 +241,13 @@ def match_detections(dets, gt, scores, iou_threshold=0.5, num_classes=None):
     return dict(matched=matched, iou=iou, gt_index=gt_index, num_gt=num_gt)
 
 
-def _prepare(dets, gt, scores, tau, num_classes, match, unit_interval):
+def _prepare(dets, gt, scores, tau, num_classes, match, unit_interval,
+             matching=DEFAULT_MATCHING):
     """Validated labels/scores, C and the matching at tau (computed unless given)."""
     _check_tau(tau)
     _, labels, _, scores = _check_dets(dets, scores, unit_interval)
     if match is None:
-        match = match_detections(dets, gt, scores, tau, num_classes)
+        match = match_detections(dets, gt, scores, tau, num_classes, matching)
     elif len(match['matched']) != len(scores):
         raise ValueError(f"match: {len(match['matched'])} entries for {len(scores)} detections")
     n_cls = len(match['num_gt'])
@@ -249,7 +275,7 @@ def _floats(values):
 # ----------------------------------------------------------------------------- calibration
 
 def laece(dets, gt, scores, tau=0.0, bins=LAECE_BINS, num_classes=None, require_gt=False,
-          match=None):
+          match=None, matching=DEFAULT_MATCHING):
     """Localisation-aware ECE: per class c, over its detections D_c binned by confidence,
     LaECE_c = sum_j |D_j|/|D_c| * |mean conf_j - mean target_j|, averaged over classes.
 
@@ -263,7 +289,8 @@ def laece(dets, gt, scores, tau=0.0, bins=LAECE_BINS, num_classes=None, require_
     if int(bins) != bins or bins < 1:
         raise ValueError(f'bins: a positive integer, got {bins}')
     bins = int(bins)
-    labels, scores, match, n_cls = _prepare(dets, gt, scores, tau, num_classes, match, True)
+    labels, scores, match, n_cls = _prepare(dets, gt, scores, tau, num_classes, match, True,
+                                            matching)
     target = _targets(match)
     edges = np.linspace(0.0, 1.0, bins + 1)
     # searchsorted('left') - 1 puts a score equal to an inner edge in the lower bin
@@ -283,14 +310,16 @@ def laece(dets, gt, scores, tau=0.0, bins=LAECE_BINS, num_classes=None, require_
                 num_classes=int(keep.sum()), tau=float(tau), bins=bins)
 
 
-def laace(dets, gt, scores, tau=0.0, num_classes=None, require_gt=False, match=None):
+def laace(dets, gt, scores, tau=0.0, num_classes=None, require_gt=False, match=None,
+          matching=DEFAULT_MATCHING):
     """Localisation-aware ACE (Kuzucu et al.): per class the mean |confidence - target| over
     its detections (no bins), averaged over the classes with detections (``require_gt``:
     and ground truth, as the authors' code).
 
     Returns ``{'laace', 'per_class' [C] (NaN = skipped), 'num_classes', 'tau'}``.
     """
-    labels, scores, match, n_cls = _prepare(dets, gt, scores, tau, num_classes, match, True)
+    labels, scores, match, n_cls = _prepare(dets, gt, scores, tau, num_classes, match, True,
+                                            matching)
     err = np.bincount(labels, np.abs(scores - _targets(match)), n_cls)
     n_det = np.bincount(labels, minlength=n_cls)
     keep = n_det > 0
@@ -320,7 +349,7 @@ def _lrp_terms(tp, fp, n_gt, loc_sum, tau):
     return value, loc, fp_rate, fn_rate
 
 
-def lrp(dets, gt, scores, tau=0.0, num_classes=None, match=None):
+def lrp(dets, gt, scores, tau=0.0, num_classes=None, match=None, matching=DEFAULT_MATCHING):
     """LRP of the given detections as they are (no score threshold), per class
     LRP = (sum_TP (1 - IoU)/(1 - tau) + N_FP + N_FN) / (N_TP + N_FP + N_FN),
     averaged over the classes with ground truth. ``scores`` only order the matching.
@@ -329,7 +358,8 @@ def lrp(dets, gt, scores, tau=0.0, num_classes=None, match=None):
     ``fn`` = N_FN / N_gt. Returns ``{'lrp', 'lrp_loc', 'lrp_fp', 'lrp_fn', 'num_classes',
     'tau', 'per_class': {'lrp', 'loc', 'fp', 'fn', 'num_tp', 'num_fp', 'num_fn'}}``.
     """
-    labels, scores, match, n_cls = _prepare(dets, gt, scores, tau, num_classes, match, False)
+    labels, scores, match, n_cls = _prepare(dets, gt, scores, tau, num_classes, match, False,
+                                            matching)
     tp = np.bincount(labels, match['matched'].astype(float), n_cls)
     n_det = np.bincount(labels, minlength=n_cls)
     loc_sum = np.bincount(labels, np.where(match['matched'], 1.0 - match['iou'], 0.0), n_cls)
@@ -342,7 +372,8 @@ def lrp(dets, gt, scores, tau=0.0, num_classes=None, match=None):
                                num_fp=_floats(n_det - tp), num_fn=_floats(n_gt - tp)))
 
 
-def optimal_lrp(dets, gt, scores, tau=0.5, num_classes=None, match=None):
+def optimal_lrp(dets, gt, scores, tau=0.5, num_classes=None, match=None,
+                matching=DEFAULT_MATCHING):
     """Optimal LRP: per class the lowest LRP over the score thresholds (candidates: the
     distinct scores of the class; a threshold keeps scores >= it), with the components and
     the threshold at that optimum, averaged over the classes with ground truth.
@@ -352,7 +383,8 @@ def optimal_lrp(dets, gt, scores, tau=0.5, num_classes=None, match=None):
     Returns ``{'olrp', 'olrp_loc', 'olrp_fp', 'olrp_fn', 'num_classes', 'tau',
     'per_class': {'olrp', 'loc', 'fp', 'fn', 'threshold', 'num_tp', 'num_fp', 'num_fn'}}``.
     """
-    labels, scores, match, n_cls = _prepare(dets, gt, scores, tau, num_classes, match, False)
+    labels, scores, match, n_cls = _prepare(dets, gt, scores, tau, num_classes, match, False,
+                                            matching)
     n_gt = match['num_gt']
     res = {k: np.full(n_cls, np.nan) for k in ('olrp', 'loc', 'fp', 'fn', 'threshold',
                                                'num_tp', 'num_fp', 'num_fn')}
@@ -367,8 +399,11 @@ def optimal_lrp(dets, gt, scores, tau=0.5, num_classes=None, match=None):
             res['olrp'][c], res['fn'][c] = 1.0, 1.0
             res['num_tp'][c], res['num_fp'][c], res['num_fn'][c] = 0, len(sel), n_gt[c]
             continue
-        # Cut only after the last of a group of equal scores: that is what a threshold does.
-        ends = np.flatnonzero(np.r_[s[1:] != s[:-1], True])
+        # 'reference': a cut after every detection in score order, as the authors' code
+        # (whose threshold, the score at the cut, then keeps the whole group of equal
+        # scores); 'overlap' (our earlier rule): cuts only after the last of such a group.
+        ends = (np.arange(len(s)) if matching == 'reference'
+                else np.flatnonzero(np.r_[s[1:] != s[:-1], True]))
         tp = tp[ends]
         fp = ends + 1 - tp
         loc_sum = np.cumsum(np.where(hit, 1.0 - match['iou'][sel], 0.0))[ends]
@@ -385,12 +420,12 @@ def optimal_lrp(dets, gt, scores, tau=0.5, num_classes=None, match=None):
 
 
 def lrp_optimal_thresholds(dets_val, gt_val, scores_val, tau=PROTOCOL_TAU, num_classes=None,
-                           match=None):
+                           match=None, matching=DEFAULT_MATCHING):
     """Class-wise LRP-optimal score thresholds [C] on val (tau 0 as in Kuzucu et al.'s
     protocol). NaN for a class with no val detection, no val ground truth, or no true
     positive: the caller decides (:func:`apply_thresholds` keeps such a class whole by
     default, as the authors' code)."""
-    res = optimal_lrp(dets_val, gt_val, scores_val, tau, num_classes, match)
+    res = optimal_lrp(dets_val, gt_val, scores_val, tau, num_classes, match, matching)
     return np.asarray(res['per_class']['threshold'], float)
 
 
@@ -460,14 +495,16 @@ def apply_calibrator(calibrator, scores):
 
 
 def fit_classwise_calibrators(dets, gt, scores, method='isotonic', tau=PROTOCOL_TAU,
-                              num_classes=None, min_detections=1, match=None):
+                              num_classes=None, min_detections=1, match=None,
+                              matching=DEFAULT_MATCHING):
     """One calibrator per class, fitted to the LaECE targets at tau of that class's
     detections. A class with fewer than ``min_detections`` detections gets
     ``{'method': 'identity', 'reason': ..., 'n'}`` (scores kept as they are)."""
     fits = {'isotonic': fit_isotonic, 'linear': fit_linear}
     if method not in fits:
         raise ValueError(f"method: 'isotonic' or 'linear', got {method!r}")
-    labels, scores, match, n_cls = _prepare(dets, gt, scores, tau, num_classes, match, True)
+    labels, scores, match, n_cls = _prepare(dets, gt, scores, tau, num_classes, match, True,
+                                            matching)
     target = _targets(match)
     out = []
     for c in range(n_cls):
@@ -504,7 +541,7 @@ def subset_detections(dets, keep):
 
 
 def fit_calibration(dets, gt, scores, calibrator='isotonic', tau=PROTOCOL_TAU, num_classes=None,
-                    min_detections=1):
+                    min_detections=1, matching=DEFAULT_MATCHING):
     """What ships with a model (fitted on val): class-wise LRP-optimal thresholds on the raw
     scores; if ``calibrator`` is 'isotonic' or 'linear', class-wise calibrators fitted on the
     detections those thresholds keep (targets: IoU of a TP at tau, else 0) and a second set of
@@ -513,17 +550,19 @@ def fit_calibration(dets, gt, scores, calibrator='isotonic', tau=PROTOCOL_TAU, n
     if calibrator not in CALIBRATORS:
         raise ValueError(f'calibrator: one of {CALIBRATORS}, got {calibrator!r}')
     _, labels, _, scores = _check_dets(dets, scores, True)
-    pre = lrp_optimal_thresholds(dets, gt, scores, tau, num_classes)
+    pre = lrp_optimal_thresholds(dets, gt, scores, tau, num_classes, matching=matching)
     keep = apply_thresholds(dets, scores, pre)
     kept, kept_scores = subset_detections(dets, keep), scores[keep]
     if calibrator == 'identity':
         calibrators, operating = None, pre
     else:
         calibrators = fit_classwise_calibrators(kept, gt, kept_scores, calibrator, tau,
-                                                num_classes, min_detections)
+                                                num_classes, min_detections, matching=matching)
         calibrated = apply_classwise_calibrators(calibrators, kept['label'], kept_scores)
-        operating = lrp_optimal_thresholds(kept, gt, calibrated, tau, num_classes)
-    return dict(calibrator=calibrator, tau=float(tau), thresholds=_floats(pre),
+        operating = lrp_optimal_thresholds(kept, gt, calibrated, tau, num_classes,
+                                           matching=matching)
+    return dict(calibrator=calibrator, tau=float(tau), matching=matching,
+                thresholds=_floats(pre),
                 operating_thresholds=_floats(operating), calibrators=calibrators,
                 num_val=int(len(scores)), num_val_kept=int(keep.sum()),
                 num_val_per_class=_floats(np.bincount(labels, minlength=len(pre))))
@@ -544,7 +583,7 @@ def apply_calibration(fitted, labels, scores):
 
 
 def calibration_protocol(val, test, calibrator='identity', tau=PROTOCOL_TAU, bins=LAECE_BINS,
-                         num_classes=None, min_detections=1):
+                         num_classes=None, min_detections=1, matching=DEFAULT_MATCHING):
     """The Kuzucu et al. evaluation: LaECE_0, LaACE_0 and LRP_0 of thresholded (and optionally
     calibrated) test detections, everything fitted on val.
 
@@ -571,15 +610,16 @@ def calibration_protocol(val, test, calibrator='identity', tau=PROTOCOL_TAU, bin
     if num_classes is None:
         num_classes = max(_num_classes(lv, _check_gt(gv), None),
                           _num_classes(lt, _check_gt(gtt), None))
-    fitted = fit_calibration(dv, gv, sv, calibrator, tau, num_classes, min_detections)
+    fitted = fit_calibration(dv, gv, sv, calibrator, tau, num_classes, min_detections, matching)
     keep_t, st_cal = apply_calibration(fitted, dt['label'], st)
     dt_kept, st_kept = subset_detections(dt, keep_t), st_cal[keep_t]
-    match = match_detections(dt_kept, gtt, st_kept, tau, num_classes)
+    match = match_detections(dt_kept, gtt, st_kept, tau, num_classes, matching)
     e = laece(dt_kept, gtt, st_kept, tau, bins, num_classes, match=match)
     a = laace(dt_kept, gtt, st_kept, tau, num_classes, match=match)
     r = lrp(dt_kept, gtt, st_kept, tau, num_classes, match=match)
     return dict(laece=e['laece'], laace=a['laace'], lrp=r['lrp'], lrp_loc=r['lrp_loc'],
-                lrp_fp=r['lrp_fp'], lrp_fn=r['lrp_fn'], tau=float(tau), bins=int(bins),
+                lrp_fp=r['lrp_fp'], lrp_fn=r['lrp_fn'], tau=float(tau), matching=matching,
+                bins=int(bins),
                 calibrator=calibrator, calibrators=fitted['calibrators'],
                 thresholds=fitted['thresholds'],
                 operating_thresholds=fitted['operating_thresholds'],

@@ -46,41 +46,44 @@ def split_halves(dets, gt):
     return halves[0], halves[1]
 
 
-def run_protocol(val_npz, val_ann, test_npz, test_ann, classes):
+def run_protocol(val_npz, val_ann, test_npz, test_ann, classes, matching=dc.DEFAULT_MATCHING):
     """JSON-ready: for each confidence, LaECE_0 / LaACE_0 / LRP_0 over every emitted test
     detection ('all'), under class-wise LRP-optimal thresholds fitted on val
     ('thresholded'), and with a class-wise isotonic or linear calibrator fitted on val."""
     return protocol_report(load_split(val_npz, val_ann, classes),
-                           load_split(test_npz, test_ann, classes), classes)
+                           load_split(test_npz, test_ann, classes), classes, matching)
 
 
-def run_protocol_halves(npz, ann_file, classes):
+def run_protocol_halves(npz, ann_file, classes, matching=dc.DEFAULT_MATCHING):
     """:func:`run_protocol` for a benchmark with one evaluation split (shapes): fitted on one
     half of its images and reported on the other (:func:`split_halves`)."""
     val, test = split_halves(*load_split(npz, ann_file, classes))
-    report = protocol_report(val, test, classes)
+    report = protocol_report(val, test, classes, matching)
     report['splits'] = ('one evaluation split in two halves by image (sorted ids): even '
                         'positions fit thresholds and calibrators, odd positions report')
     return report
 
 
-def protocol_report(val, test, classes):
-    """The protocol on (detections, ground truth) of a fitting split and a reporting split."""
+def protocol_report(val, test, classes, matching=dc.DEFAULT_MATCHING):
+    """The protocol on (detections, ground truth) of a fitting split and a reporting split;
+    ``matching`` at tau 0: 'reference' (the authors' code's, the default) or 'overlap'
+    (:func:`iou_aware.analysis.detection_calibration.match_detections`)."""
     (dv, gv), (dt, gtt) = val, test
     cv, ct = confidences(dv), confidences(dt)
     n = len(classes)
-    by = {name: confidence_entry((dv, gv, cv[name]), (dt, gtt, ct[name]), n) for name in ct}
+    by = {name: confidence_entry((dv, gv, cv[name]), (dt, gtt, ct[name]), n, matching)
+          for name in ct}
     return dict(protocol='Kuzucu et al. 2024: class-wise LRP-optimal thresholds (tau 0) and '
                 'calibrators fitted on val, LaECE_0 (25 bins) / LaACE_0 / LRP_0 on test',
-                classes=list(classes), by_confidence=by)
+                matching=matching, classes=list(classes), by_confidence=by)
 
 
-def confidence_entry(val, test, num_classes):
+def confidence_entry(val, test, num_classes, matching=dc.DEFAULT_MATCHING):
     """One confidence's figures: over every emitted test detection ('all') and after each of
     :data:`STAGES` fitted on val. ``val``, ``test``: (detections, ground truth, scores)."""
     dt, gtt, scores = test
     n = num_classes
-    match = dc.match_detections(dt, gtt, scores, 0.0, n)
+    match = dc.match_detections(dt, gtt, scores, 0.0, n, matching)
     r = dc.lrp(dt, gtt, scores, 0.0, n, match=match)
     entry = dict(all=dict(
         laece=dc.laece(dt, gtt, scores, 0.0, num_classes=n, match=match)['laece'],
@@ -88,5 +91,6 @@ def confidence_entry(val, test, num_classes):
         lrp=r['lrp'], lrp_loc=r['lrp_loc'], lrp_fp=r['lrp_fp'], lrp_fn=r['lrp_fn'],
         num_test=int(len(scores))))
     for stage, calibrator in zip(STAGES, ('identity', 'isotonic', 'linear')):
-        entry[stage] = dc.calibration_protocol(val, test, calibrator, num_classes=n)
+        entry[stage] = dc.calibration_protocol(val, test, calibrator, num_classes=n,
+                                               matching=matching)
     return entry

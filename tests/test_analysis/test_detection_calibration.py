@@ -63,14 +63,27 @@ def test_greedy_goes_by_score_not_by_iou():
     assert match_detections(dets, gt, s, 0.5)['matched'].tolist() == [True, False]
 
 
-def test_threshold_zero_needs_overlap_and_a_non_overlapping_box_takes_no_object():
+def test_threshold_zero_reference_rule_lets_a_non_overlapping_box_take_an_object():
+    """The authors' (COCOeval's) rule at tau 0: the higher-scored box that overlaps nothing
+    takes the free object with IoU 0, and the overlapping box behind it is unmatched."""
+    gt = gts(img1=[(OBJ, 0)])
+    dets, s = make([(1, 0, FAR, 0.9),     # no overlap
+                    (1, 0, box(2), 0.3)])  # IoU 0.2
+    m = match_detections(dets, gt, s, 0.0)
+    assert m['matched'].tolist() == [True, False]
+    assert m['iou'] == pytest.approx([0.0, 0.0]) and m['gt_index'].tolist() == [0, -1]
+    assert match_detections(dets, gt, s, 0.5)['matched'].tolist() == [False, False]
+
+
+def test_threshold_zero_overlap_rule_needs_overlap():
     gt = gts(img1=[(OBJ, 0)])
     dets, s = make([(1, 0, FAR, 0.9),     # no overlap: a false positive even at tau 0
                     (1, 0, box(2), 0.3)])  # IoU 0.2: gets the object at tau 0
-    m = match_detections(dets, gt, s, 0.0)
+    m = match_detections(dets, gt, s, 0.0, matching='overlap')
     assert m['matched'].tolist() == [False, True]
     assert m['iou'] == pytest.approx([0.0, 0.2])
-    assert match_detections(dets, gt, s, 0.5)['matched'].tolist() == [False, False]
+    with pytest.raises(ValueError, match='matching: must be one of'):
+        match_detections(dets, gt, s, 0.0, matching='coco')
 
 
 def test_iou_exactly_at_threshold_matches_and_equal_ious_take_the_last_object():
@@ -81,7 +94,7 @@ def test_iou_exactly_at_threshold_matches_and_equal_ious_take_the_last_object():
     assert m['gt_index'].tolist() == [1, 0, -1]  # COCOeval: the last of equal IoUs
 
 
-def slow_match(img, labels, boxes, scores, gt, thr):
+def slow_match(img, labels, boxes, scores, gt, thr, overlap=False):
     """Obviously-correct reference: plain loops per image and class."""
     def iou(a, b):
         w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
@@ -103,7 +116,7 @@ def slow_match(img, labels, boxes, scores, gt, thr):
                     if glabels[g] != c or g in taken:
                         continue
                     v = iou(boxes[i], gboxes[g])
-                    if v >= thr and v > 0 and v >= best_iou:  # >=: last of equal IoUs
+                    if v >= thr and (v > 0 or not overlap) and v >= best_iou:  # >=: last
                         best, best_iou = g, v
                 if best >= 0:
                     taken.add(best)
@@ -111,9 +124,10 @@ def slow_match(img, labels, boxes, scores, gt, thr):
     return np.array(matched), np.array(ious), np.array(index)
 
 
+@pytest.mark.parametrize('matching', ['reference', 'overlap'])
 @pytest.mark.parametrize('seed', range(4))
 @pytest.mark.parametrize('thr', [0.0, 0.3, 0.5])
-def test_matching_equals_slow_loop(seed, thr):
+def test_matching_equals_slow_loop(seed, thr, matching):
     rng = np.random.default_rng(seed)
 
     def rand_boxes(k):  # small integer grid: many overlaps, exact ties
@@ -135,8 +149,9 @@ def test_matching_equals_slow_loop(seed, thr):
             rows.append((key, int(lab), b.tolist(), float(sc)))
     order = rng.permutation(len(rows))
     dets, s = make([rows[i] for i in order])
-    m = match_detections(dets, gt, s, thr, num_classes=3)
-    ref_m, ref_iou, ref_idx = slow_match(dets['img_id'], dets['label'], dets['bbox'], s, gt, thr)
+    m = match_detections(dets, gt, s, thr, num_classes=3, matching=matching)
+    ref_m, ref_iou, ref_idx = slow_match(dets['img_id'], dets['label'], dets['bbox'], s, gt, thr,
+                                         overlap=matching == 'overlap')
     np.testing.assert_array_equal(m['matched'], ref_m)
     np.testing.assert_array_equal(m['gt_index'], ref_idx)
     np.testing.assert_allclose(m['iou'], ref_iou, rtol=0, atol=1e-12)
@@ -279,12 +294,18 @@ def test_olrp_at_tau_half_with_components():
     assert res['olrp_fn'] == pytest.approx(0.5)
 
 
-def test_equal_scores_are_never_split_by_a_threshold():
+def test_equal_scores_split_as_the_authors_do_unless_overlap_rule():
     gt = gts(img1=[(OBJ, 0)])
     # the TP and the FP share 0.8: keeping only the TP is not a threshold
     dets, s = make([(1, 0, OBJ, 0.8), (1, 0, FAR, 0.8)])
-    res = optimal_lrp(dets, gt, s, tau=0.5)
+    res = optimal_lrp(dets, gt, s, tau=0.5, matching='overlap')
     assert res['olrp'] == pytest.approx(0.5) and res['per_class']['num_fp'] == [1]
+    # the authors' code cuts inside the group: LRP 0 after the TP, at threshold 0.8, which
+    # applied keeps both (its reported minimum is not reached by its own threshold)
+    res = optimal_lrp(dets, gt, s, tau=0.5)
+    assert res['olrp'] == pytest.approx(0.0) and res['per_class']['num_fp'] == [0]
+    assert res['per_class']['threshold'] == [pytest.approx(0.8)]
+    assert apply_thresholds(dets, s, res['per_class']['threshold']).tolist() == [True, True]
 
 
 def test_apply_thresholds_keeps_scores_at_the_threshold_and_nan_classes():

@@ -27,6 +27,7 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, ROOT)
 
 from iou_aware import results  # noqa: E402
+from iou_aware.analysis.detection_calibration import DEFAULT_MATCHING, MATCHINGS  # noqa: E402
 from iou_aware.analysis.protocol import run_protocol, run_protocol_halves  # noqa: E402
 
 # benchmark -> (val annotations, test annotations, classes); val None: halves of the test split
@@ -46,6 +47,9 @@ def main(argv=None):
     parser.add_argument('--val-ann'), parser.add_argument('--test-ann')
     parser.add_argument('--classes', nargs='+')
     parser.add_argument('--out')
+    parser.add_argument('--matching', default=DEFAULT_MATCHING, choices=MATCHINGS,
+                        help="matching at tau 0: the authors' code's (default) or 'overlap' "
+                             '(IoU > 0 required; this project\'s figures before 2026-12-07)')
     args = parser.parse_args(argv)
     jobs = []
     if args.benchmark:
@@ -75,8 +79,8 @@ def main(argv=None):
         val_ann, test_ann, classes = args.val_ann, args.test_ann, args.classes
         jobs.append((args.val, args.test, args.out))
     for val, test, out in jobs:
-        report = (run_protocol_halves(test, test_ann, classes) if val is None
-                  else run_protocol(val, val_ann, test, test_ann, classes))
+        report = (run_protocol_halves(test, test_ann, classes, args.matching) if val is None
+                  else run_protocol(val, val_ann, test, test_ann, classes, args.matching))
         results.write_json(report, out)
         shipped = report['by_confidence']['fused_score']
         print(f'{osp.relpath(out, ROOT)}: shipped score LaECE_0 {100 * shipped["all"]["laece"]:.1f} '
