@@ -101,4 +101,10 @@ if ! have mmengine "$MMENGINE_VERSION" || ! have mmdet "$MMDET_VERSION" \
     scikit-learn pytest hypothesis
 fi
 
+# deployment: ONNX export (torch.onnx dynamo exporter: onnx + onnxscript) and the runner
+if ! "$PY" -c 'import onnx, onnxscript, onnxruntime' >/dev/null 2>&1; then
+  stage "installing onnx, onnxscript, onnxruntime (tools/export.py and its runner)"
+  "${PIP[@]}" install -q -c "$CONSTRAINTS" onnx onnxscript onnxruntime
+fi
+
 "$PY" -c 'import mmcv.ops, mmdet; print("[setup] environment ready: mmcv", mmcv.__version__, "with ops | mmdet", mmdet.__version__)'
