@@ -136,7 +136,7 @@ class ExportableDenseDetector(nn.Module):
         if self.calibration is not None:
             tensors = calibration_tensors(self.calibration['fitted'], head.num_classes)
             for name, value in tensors.items():
-                self.register_buffer(f'cal_{name}', torch.as_tensor(value, dtype=torch.float32))
+                self.register_buffer(f'cal_{name}', torch.as_tensor(value, dtype=torch.float64))
             self.apply_thresholds = bool(self.calibration['apply_thresholds'])
 
     def forward(self, images):
@@ -209,14 +209,16 @@ class ExportableDenseDetector(nn.Module):
 
     def calibrate(self, raw, labels):
         """(calibrated scores, kept) of one image's detections (calibration_tensors)."""
-        s = raw.clamp(0, 1)
+        # in float64, as CalibratedDetector's np.interp: an isotonic map has segments a
+        # few 1e-5 wide, where float32 arithmetic alone would move a score by ~1e-4
+        s = raw.clamp(0, 1).to(torch.float64)
         ramps = ((s[:, None] - self.cal_x0[labels]) / self.cal_w[labels]).clamp(0, 1)
         out = (self.cal_a[labels] * s + self.cal_b[labels]
                + (ramps * self.cal_dy[labels]).sum(1)).clamp(0, 1)
-        keep = torch.ones_like(s, dtype=torch.bool)
+        keep = torch.ones_like(raw, dtype=torch.bool)
         if self.apply_thresholds:
             keep = (s >= self.cal_thresholds[labels]) & (out >= self.cal_operating[labels])
-        return out, keep
+        return out.to(raw.dtype), keep
 
     def _padded(self, boxes, scores, labels, ious, clss, valid):
         """The valid rows first (in score order), the rest zeroed with label -1; K rows."""

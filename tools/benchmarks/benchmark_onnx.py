@@ -109,8 +109,10 @@ def coco_ap(preds, ann):
     return float(ev.stats[0])
 
 
-def protocol_lrp(val, test, val_ann, test_ann, classes):
-    """The protocol's thresholded LRP_0 (thresholds fitted on val) of these detections."""
+def protocol_lrp(val, test, val_ann, test_ann, classes, fit=True):
+    """The protocol's thresholded LRP_0 (thresholds fitted on val) of these detections;
+    ``fit=False``: LRP_0 of the emitted test detections as they are (a calibrated model has
+    applied its own thresholds already)."""
     from iou_aware.analysis import detection_calibration as dc
     from iou_aware.analysis.report import detection_table, load_ground_truth
     from pycocotools.coco import COCO
@@ -122,6 +124,9 @@ def protocol_lrp(val, test, val_ann, test_ann, classes):
             bboxes=p['boxes'], labels=p['labels'], scores=p['scores'])) for p in preds]
         d = detection_table(rows, gt)
         return d, gt, np.clip(d['fused_score'], 0, 1)
+    if not fit:
+        d, gt, scores = table(test, test_ann)
+        return float(dc.lrp(d, gt, scores, 0.0, len(classes))['lrp'])
     return float(dc.calibration_protocol(table(val, val_ann), table(test, test_ann),
                                          'identity', num_classes=len(classes))['lrp'])
 
@@ -205,6 +210,9 @@ def main(argv=None):
         ap=dict(pytorch=coco_ap(ref_test, test_ann), onnx=coco_ap(ours_test, test_ann)),
         lrp0_thr=dict(pytorch=protocol_lrp(ref_val, ref_test, val_ann, test_ann, classes),
                       onnx=protocol_lrp(ours_val, ours_test, val_ann, test_ann, classes)),
+        lrp0_emitted=dict(
+            pytorch=protocol_lrp(ref_val, ref_test, val_ann, test_ann, classes, fit=False),
+            onnx=protocol_lrp(ours_val, ours_test, val_ann, test_ann, classes, fit=False)),
         latency={}, machine=cpu_environment())
     files = [r['file'] for r in ref_test[:args.speed_images]]
     for threads in (1, 2):
