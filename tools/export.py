@@ -50,8 +50,8 @@ def resize_scale(cfg):
 
 
 def classes_of(cfg, checkpoint):
-    from mmengine.runner.checkpoint import _load_checkpoint
-    meta = (_load_checkpoint(checkpoint, map_location='cpu').get('meta') or {})
+    """The class names the checkpoint (as load_checkpoint returned it) or the config gives."""
+    meta = checkpoint.get('meta') or {}
     classes = (meta.get('dataset_meta') or {}).get('classes')
     if classes is None:
         classes = (cfg.test_dataloader.dataset.get('metainfo') or {}).get('classes')
@@ -73,7 +73,7 @@ def main(argv=None):
     scale = resize_scale(cfg)
     size = args.input_size or [min(scale), max(scale)]
     model = MODELS.build(cfg.model)
-    load_checkpoint(model, args.checkpoint, map_location='cpu', logger='silent')
+    checkpoint = load_checkpoint(model, args.checkpoint, map_location='cpu', logger='silent')
     model.eval()
     os.makedirs(args.out, exist_ok=True)
     path = osp.join(args.out, 'model.onnx')
@@ -87,7 +87,7 @@ def main(argv=None):
         checkpoint=osp.abspath(args.checkpoint), input_size=list(size),
         batch_size=args.batch_size, resize_scale=scale,
         pad_pixel=mean[::-1] if module.bgr_to_rgb else mean,  # BGR: normalised to 0
-        classes=classes_of(cfg, args.checkpoint),
+        classes=classes_of(cfg, checkpoint),
         scores=('calibrated: the expected IoU of the detection (tools/calibrate.py)'
                 if module.calibration is not None else f'the model\'s score ({module.score_type})'),
         outputs=dict(boxes='[B, K, 4] xyxy in the resized image', scores='[B, K]',

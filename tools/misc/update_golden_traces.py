@@ -35,14 +35,6 @@ from iou_aware.testing.golden_trace import (  # noqa: E402
 GOLDEN_DIR = osp.join(ROOT, 'tests', 'golden')
 
 
-def records_of(golden):
-    """The records of a committed golden file (a version-1 file holds one)."""
-    if golden.get('trace_version', 1) == 1:
-        return [dict(environment=golden['environment'], losses=golden['losses'],
-                     weights_sha256=golden['weights_sha256'])]
-    return golden['records']
-
-
 def variation_losses(families, data, tmp):
     """{variation name: {family: losses of its first steps}}, each variation in a process."""
     out = {}
@@ -121,7 +113,7 @@ def main(argv=None):
             if args.add_environment:
                 if old is None:
                     parser.error(f'--add-environment: {family} has no golden trace yet')
-                others = [r for r in records_of(old)
+                others = [r for r in old['records']
                           if r['environment'] != record['environment']]
                 for other in others:  # nothing moved: the old records pass the new check
                     problems = loose_differences(trace['losses'], other['losses'], spreads)
@@ -139,7 +131,7 @@ def main(argv=None):
                               reference=0, steps=LOOSE_STEPS, variations=sorted(varied),
                               spread=spreads))
             moved = ('new' if old is None else 'unchanged' if matching_record(
-                dict(records=records_of(old)), trace) == record else 'MOVED or new here')
+                old, trace) == record else 'MOVED or new here')
             write_json(golden, path)
             print(f'{family}: {trace["steps"]} steps, final loss '
                   f'{trace["losses"][-1]["loss"]:.6f}, weights {trace["weights_sha256"][:12]} '
