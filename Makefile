@@ -39,14 +39,14 @@ gpu-check:
 	$(if $(wildcard $(PY)),$(PY),python) tools/gpu/gpu_check.py $(GPU_CHECK_ARGS)
 
 benchmark: setup
-	$(PY) tools/benchmarks/benchmark_prroi_pool.py
-	$(PY) tools/benchmarks/benchmark_nms.py
+	$(PY) benchmarks/speed/benchmark_prroi_pool.py
+	$(PY) benchmarks/speed/benchmark_nms.py
 
-# The BCCD benchmark on real images: every run and seed of configs/benchmarks/bccd.json
-# (trained on train, reported on test and val apart), results under docs/results/bccd*/,
+# The BCCD benchmark on real images: every run and seed of benchmarks/specs/bccd.json
+# (trained on train, reported on test and val apart), results under benchmarks/results/bccd*/,
 # then its tables. Finished steps are skipped. E.g. BCCD_ARGS="--runs retinanet --seeds 0".
 bccd: setup
-	$(PY) tools/run_benchmark.py configs/benchmarks/bccd.json $(BCCD_ARGS)
+	$(PY) benchmarks/run_benchmark.py benchmarks/specs/bccd.json $(BCCD_ARGS)
 
 clean:
 	rm -rf build iou_aware/_C*.so $(EXT_STAMP)

@@ -4,7 +4,7 @@
 
 Runs the model, then writes to DIR (default: work_dirs/analysis/<config name>):
 summary.json (correlations of each confidence with the true IoU, calibration table and
-expected calibration error, AP at IoU 0.50..0.95; schema in iou_aware/results.py),
+expected calibration error, AP at IoU 0.50..0.95; schema in benchmarks/results.py),
 detections.csv (one row per detection), detections.npz (the raw detections, compressed:
 a new metric is computed from it without rerunning the model), scatter.png and calibration_and_ap.png (reliability
 diagram, AP by threshold), and prints the tables. The true IoU of a detection is its best IoU
@@ -13,15 +13,19 @@ classification score is analysed alone).
 """
 import argparse
 import os
+import sys
 import os.path as osp
 
-import iou_aware  # noqa: F401  (registers our components before the config is built)
-from iou_aware.analysis.report import build_report, markdown_summary, write_plots, write_report
-from iou_aware.utils.dataset_checks import coco_split_files
-from iou_aware.utils.provenance import provenance
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)  # the lab's provenance record (benchmarks/ is not installed)
+
+import iou_aware  # noqa: E402,F401  (registers our components before the config is built)
+from iou_aware.analysis.report import build_report, markdown_summary, write_plots, write_report  # noqa: E402
+from iou_aware.utils.dataset_checks import coco_split_files  # noqa: E402
+from benchmarks.provenance import provenance  # noqa: E402
 from iou_aware.utils.cli import (add_runner_args, check_datasets_or_fail, fail,
                                  parse_runner_args, prepare_config)
-from iou_aware.utils.inference import predict_test_split
+from iou_aware.utils.inference import predict_test_split  # noqa: E402
 
 
 def parse_args(argv=None):

@@ -23,7 +23,7 @@ import time
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from iou_aware.utils.run_logs import latest_checkpoint  # noqa: E402
+from iou_aware.utils.cli import latest_checkpoint  # noqa: E402
 
 MODELS = (('RetinaNet', 'retinanet', 'configs/bccd/retinanet_tiny-r18_fpn_bccd.py'),
           ('IoU-aware RetinaNet', 'iou-aware', 'configs/bccd/iou-aware-retinanet_tiny-r18_fpn_bccd.py'))
@@ -73,7 +73,7 @@ def wait(jobs):
 
 def trained_iters(work_dir):
     """The last iteration mmengine logged for a run (its scalars.json), 0 before the first."""
-    from iou_aware.utils.run_logs import latest_scalars_file
+    from benchmarks.run_logs import latest_scalars_file
     try:
         with open(latest_scalars_file(work_dir)) as f:
             steps = [json.loads(line).get('step', 0) for line in f if '"loss"' in line]
@@ -162,8 +162,8 @@ def calibrate_and_draw(args, dirs):
 def table(dirs):
     """Markdown rows from the raw detections: AP on test, and the field's calibration
     protocol (thresholds and calibrator fitted on val) for each model's shipped score."""
-    from iou_aware.analysis.protocol import run_protocol
-    from iou_aware.results import read_json
+    from benchmarks.protocol import run_protocol
+    from benchmarks.results import read_json
     rows = ['| model | AP | AP75 | AP90 | LRP_0 | LaECE_0 | LaECE_0 calibrated | LaACE_0 calibrated |',
             '|---|---:|---:|---:|---:|---:|---:|---:|']
     figures = {}
@@ -190,7 +190,7 @@ def main(argv=None):
         sys.exit(f'error: --epochs must be >= 0, got {args.epochs}')
     os.makedirs(args.work_dir, exist_ok=True)
     from iou_aware.utils.cli import load_config
-    from iou_aware.utils.schedule import epoch_schedule_options
+    from benchmarks.schedule import epoch_schedule_options
     base = load_config(MODELS[0][2])
     epochs = args.epochs or base.train_cfg.max_epochs
     schedule = epoch_schedule_options(base, epochs) if args.epochs else []

@@ -11,14 +11,18 @@ detections, each labelled with class, score and predicted IoU.
 import argparse
 import json
 import os
+import sys
 
 from mmengine.runner import Runner
 
-import iou_aware  # noqa: F401  (registers our components before the config is built)
-from iou_aware.utils.cpu_distributed import finish_distributed
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)  # the lab's provenance record (benchmarks/ is not installed)
+
+import iou_aware  # noqa: E402,F401  (registers our components before the config is built)
+from iou_aware.utils.cpu_distributed import finish_distributed  # noqa: E402
 from iou_aware.utils.cli import (add_runner_args, check_checkpoint_or_fail, check_datasets_or_fail,
                                  fail, parse_runner_args, prepare_config, run_or_fail)
-from iou_aware.utils.provenance import provenance
+from benchmarks.provenance import provenance  # noqa: E402
 
 
 def parse_args(argv=None):

@@ -15,7 +15,7 @@ from mmengine.runner import Runner
 import iou_aware  # noqa: F401  (registers our components before the config is built)
 from iou_aware.utils.cpu_distributed import finish_distributed
 from iou_aware.engine import NonFiniteLossError
-from iou_aware.utils.run_logs import latest_checkpoint
+from iou_aware.utils.cli import latest_checkpoint
 from iou_aware.utils.cli import (add_runner_args, check_checkpoint_readable_or_fail,
                                  check_datasets_or_fail, fail, parse_runner_args, prepare_config,
                                  run_or_fail)

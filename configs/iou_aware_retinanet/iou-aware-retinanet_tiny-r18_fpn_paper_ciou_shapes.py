@@ -1,4 +1,4 @@
-# IoU-aware RetinaNet (paper settings, as docs/history/first-loop_ablations.md's loss rows were measured) with
+# IoU-aware RetinaNet (paper settings, as benchmarks/history/first-loop_ablations.md's loss rows were measured) with
 # mmdet's CIoU regression loss (decoded boxes).
 _base_ = './iou-aware-retinanet_tiny-r18_fpn_paper_shapes.py'
 model = dict(bbox_head=dict(

@@ -5,36 +5,21 @@ import os.path as osp
 
 import numpy as np
 
-from iou_aware.datasets.annotation_checks import sanitize_coco_api
-from iou_aware.results import SUMMARY, SUMMARY_VERSION, write_json
+from iou_aware.utils.json_io import write_json
 from . import detection_calibration as dc
+from .ground_truth import load_ground_truth
 from .localization import (CALIBRATION_BINS, calibration_table, correlations,
                            expected_calibration_error, true_ious)
+
+SUMMARY_VERSION = 4  # 2: expected_calibration_error, localization_confidence;
+#                       3: the same calibration over all detections (*_all_detections);
+#                       4: detection_calibration (LaECE_0, LaACE_0, LRP_0, oLRP), provenance
+SUMMARY = 'summary.json'
 
 IOU_THRESHOLDS = np.round(np.linspace(0.5, 0.95, 10), 2)
 # detections.csv, one row per detection (write_report / read_detections)
 DETECTION_COLUMNS = ('img_id', 'label', 'x1', 'y1', 'x2', 'y2', 'fused_score', 'cls_score',
                      'pred_iou', 'true_iou')
-
-
-def load_ground_truth(coco, classes, source='ground truth'):
-    """{image_id: (boxes xyxy [G, 4], labels [G])} with labels indexing ``classes``.
-
-    The annotations go through the same check as for training and evaluation (flawed
-    boxes dropped, boxes past the border clipped); returns the check's report too.
-    """
-    report = sanitize_coco_api(coco, source)
-    cat_ids = coco.getCatIds(catNms=list(classes))
-    name_of = {c['id']: c['name'] for c in coco.loadCats(cat_ids)}
-    label_of = {cid: list(classes).index(name_of[cid]) for cid in cat_ids}
-    gt = {}
-    for img_id in coco.getImgIds():
-        anns = [a for a in coco.loadAnns(coco.getAnnIds(imgIds=[img_id], iscrowd=False))
-                if a['category_id'] in label_of]
-        boxes = np.array([[a['bbox'][0], a['bbox'][1], a['bbox'][0] + a['bbox'][2],
-                           a['bbox'][1] + a['bbox'][3]] for a in anns], float).reshape(-1, 4)
-        gt[img_id] = (boxes, np.array([label_of[a['category_id']] for a in anns], int))
-    return gt, cat_ids, report
 
 
 def detection_table(predictions, gt, progress=False):

@@ -8,7 +8,7 @@ For each confidence the detections carry (``scores``; ``cls_scores`` and ``pred_
 the model has them) it reports, over every emitted detection: LaECE_0 and LaACE_0
 (Kuzucu et al. 2024), LRP_0 and oLRP at 0.5 (Oksuz et al.), in %, as
 ``calibration/<confidence>_<figure>``. The protocol with thresholds fitted on val needs two
-splits and lives in tools/analysis/calibration_protocol.py. Ground truth is read from the
+splits and lives in benchmarks/analysis/calibration_protocol.py. Ground truth is read from the
 COCO file, as CocoMetric does (no JSON round trip of the predictions).
 """
 import contextlib
@@ -19,7 +19,7 @@ from mmengine.evaluator import BaseMetric
 from mmdet.registry import METRICS
 
 from iou_aware.analysis import detection_calibration as dc
-from iou_aware.analysis.report import load_ground_truth
+from iou_aware.analysis.ground_truth import load_ground_truth
 
 FIELDS = {'scores': 'score', 'cls_scores': 'cls', 'pred_ious': 'iou'}
 

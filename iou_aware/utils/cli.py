@@ -1,4 +1,5 @@
-"""Shared pieces of the command-line tools in tools/."""
+"""Shared pieces of the command-line tools (tools/): argument parsing, one-line failures,
+config and checkpoint checks."""
 import os
 import os.path as osp
 import pickle
@@ -18,18 +19,6 @@ def shapes_data_options(root):
             f'test_dataloader.dataset.data_root={root}',
             f'val_evaluator.ann_file={root}annotations/val.json',
             f'test_evaluator.ann_file={root}annotations/val.json']
-
-
-def load_tool(relpath, name=None):
-    """A script under the repository's tools/ imported as a module (tools/ is not a package),
-    for a tool that reuses another's code and for the tool tests."""
-    import importlib.util
-    root = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-    name = name or osp.splitext(osp.basename(relpath))[0]
-    spec = importlib.util.spec_from_file_location(name, osp.join(root, 'tools', relpath))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def fail(message):
@@ -143,6 +132,17 @@ def _unsafe_checkpoint(exc):
     fail('torch refuses to load the checkpoint with weights_only=True (it pickles '
          f'arbitrary Python objects): {_first_line(exc)}. If you trust the file, rerun with '
          'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1.')
+
+
+def latest_checkpoint(work_dir):
+    """The checkpoint mmengine's ``resume=True`` would pick (``last_checkpoint``), or None
+    when the run has written none (or the file it names is gone)."""
+    marker = osp.join(work_dir, 'last_checkpoint')
+    if not osp.isfile(marker):
+        return None
+    with open(marker) as f:
+        path = f.read().strip()
+    return path if osp.isfile(path) else None
 
 
 def default_work_dir(config_path):

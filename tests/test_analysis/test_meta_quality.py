@@ -3,7 +3,7 @@ scores are out-of-fold by image, so what it learned about an image never scores 
 import numpy as np
 import pytest
 
-from iou_aware.analysis import meta_quality as mq
+from benchmarks.studies import meta_quality as mq
 
 
 def test_field_target_counts_duplicates_wrong_class_and_background_as_zero():

@@ -7,11 +7,11 @@ import os.path as osp
 import numpy as np
 import pytest
 
-from iou_aware.analysis.protocol import (load_split, run_protocol, run_protocol_halves,
+from benchmarks.protocol import (load_split, run_protocol, run_protocol_halves,
                                          split_halves)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-NPZ = osp.join(ROOT, 'docs', 'results', 'bccd', 'retinanet', 'seed0', 'detections.npz')
+NPZ = osp.join(ROOT, 'benchmarks', 'results', 'bccd', 'retinanet', 'seed0', 'detections.npz')
 ANN = osp.join(ROOT, 'datasets', 'bccd', 'coco', 'test.json')
 CLASSES = ('RBC', 'WBC', 'Platelets')
 needs_run = pytest.mark.skipif(not (osp.isfile(NPZ) and osp.isfile(ANN)),

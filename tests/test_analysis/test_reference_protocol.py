@@ -1,7 +1,7 @@
 """The field's yardstick reproduces the calibration authors' code: on kept BCCD detections of
 three detectors (3 seeds each), our protocol (class-wise LRP-optimal thresholds fitted on
 val, then LaECE_0 / LaACE_0 / LRP_0 on test) gives the figures their released code gives,
-computed once by tools/analysis/reference_protocol.py and committed in
+computed once by benchmarks/analysis/reference_protocol.py and committed in
 tests/reference/reference_protocol.json (their code is not in this repository)."""
 import os.path as osp
 
@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from iou_aware.analysis import detection_calibration as dc
-from iou_aware.analysis.protocol import load_split
-from iou_aware.results import read_json
+from benchmarks.protocol import load_split
+from benchmarks.results import read_json
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 REFERENCE = read_json(osp.join(ROOT, 'tests', 'reference', 'reference_protocol.json'))
@@ -22,7 +22,7 @@ def splits(key):
     run, seed = key.split('/')
     out = []
     for folder, ann in (('bccd-val', 'val'), ('bccd', 'test')):
-        dets, gt = load_split(osp.join(ROOT, 'docs', 'results', folder, run, seed,
+        dets, gt = load_split(osp.join(ROOT, 'benchmarks', 'results', folder, run, seed,
                                        'detections.npz'),
                               osp.join(ROOT, 'datasets', 'bccd', 'coco', f'{ann}.json'), CLASSES)
         out.append((dets, gt, np.clip(dets['fused_score'], 0, 1)))

@@ -21,7 +21,7 @@ import iou_aware  # noqa: E402,F401
 from iou_aware.deploy.exportable import ExportError, ExportableDenseDetector  # noqa: E402
 from iou_aware.deploy.onnx_runner import OnnxDetector, resize_bilinear  # noqa: E402
 from iou_aware.models.calibrated_detector import FORMAT  # noqa: E402
-from iou_aware.utils.cli import load_tool  # noqa: E402
+from benchmarks.scripts import load_script as load_tool  # noqa: E402
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = {
@@ -77,7 +77,7 @@ def checkpoint_and_config(name, tmp_path, calibrated=False):
 
 
 def export(config, checkpoint, out):
-    tool = load_tool('export.py')
+    tool = load_tool('tools/export.py')
     assert tool.main([config, checkpoint, '--out', out]) == 0
     return OnnxDetector(out, threads=1)
 
@@ -177,7 +177,7 @@ def test_onnx_demo_draws_and_saves_the_runners_detections(tmp_path):
     det = export(config, ckpt, str(tmp_path / 'export'))
     img = images(1, seed=5)[0]
     cv2.imwrite(str(tmp_path / 'blood.png'), img)
-    demo = load_tool('onnx_demo.py')
+    demo = load_tool('tools/onnx_demo.py')
     assert demo.main([str(tmp_path / 'export'), str(tmp_path / 'blood.png'), '--out-dir',
                       str(tmp_path / 'out'), '--score-thr', '0']) == 0
     preds = json.loads((tmp_path / 'out' / 'preds' / 'blood.json').read_text())

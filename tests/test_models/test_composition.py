@@ -20,7 +20,7 @@ from iou_aware.models.calibrated_detector import FORMAT
 from iou_aware.models.detector_wrapper import StackError
 from iou_aware.models.prediction_fields import check_prediction
 from iou_aware.models.retrofit import RetrofitError
-from iou_aware.testing.golden_trace import FAMILIES
+from benchmarks.golden_trace import FAMILIES
 
 from .test_configs import ROOT
 

@@ -9,12 +9,12 @@ import re
 import pytest
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-RESULTS = osp.join(ROOT, 'docs', 'results')
-SPECS = sorted(glob.glob(osp.join(ROOT, 'configs', 'benchmarks', '*.json')))
+RESULTS = osp.join(ROOT, 'benchmarks', 'results')
+SPECS = sorted(glob.glob(osp.join(ROOT, 'benchmarks', 'specs', '*.json')))
 
 
 def result_runs(benchmark):
-    """Run folders (those holding seed<k>/ folders) under every docs/results/<benchmark>*/."""
+    """Run folders (those holding seed<k>/ folders) under every benchmarks/results/<benchmark>*/."""
     runs = {}
     for folder in glob.glob(osp.join(RESULTS, benchmark + '*')):
         for run in os.listdir(folder):

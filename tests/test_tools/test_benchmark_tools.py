@@ -11,7 +11,7 @@ pytestmark = pytest.mark.slow  # each runs a tool in a fresh interpreter
 
 
 def test_benchmark_prroi_pool_prints_both_workloads_and_ratios():
-    out = run_tool('benchmarks/benchmark_prroi_pool.py', '--rois', '8', '--channels', '4', '--height',
+    out = run_tool('benchmarks/speed/benchmark_prroi_pool.py', '--rois', '8', '--channels', '4', '--height',
                    '16', '--width', '16', '--repeat', '1', '--warmup', '0',
                    '--reference-rois', '2')
     assert out.returncode == 0, out.stderr[-3000:]
@@ -23,7 +23,7 @@ def test_benchmark_prroi_pool_prints_both_workloads_and_ratios():
 
 
 def test_benchmark_nms_prints_clustered_and_sparse_rows():
-    out = run_tool('benchmarks/benchmark_nms.py', '--sizes', '200', '--sparse-sizes', '300', '2000',
+    out = run_tool('benchmarks/speed/benchmark_nms.py', '--sizes', '200', '--sparse-sizes', '300', '2000',
                    '--baseline-max', '500', '--repeat', '1')
     assert out.returncode == 0, out.stderr[-3000:]
     rows = [line.split() for line in out.stdout.splitlines()
@@ -38,7 +38,7 @@ def test_benchmark_detectors_times_two_rows_and_writes_json(tiny_shapes, tmp_pat
     cfg = 'configs/retinanet/retinanet_tiny-r18_fpn_shapes.py'
     iou_cfg = 'configs/iou_aware_retinanet/iou-aware-retinanet_tiny-r18_fpn_shapes.py'
     table = tmp_path / 'bench.json'
-    out = run_tool('benchmarks/benchmark_detectors.py', '--images', '2', '--train-steps', '1',
+    out = run_tool('benchmarks/speed/benchmark_detectors.py', '--images', '2', '--train-steps', '1',
                    '--rounds', '1', '--json', str(table),
                    '--model', 'base', cfg, '--model', 'iou', iou_cfg, 'model.test_cfg.score_type=geometric',
                    'model.test_cfg.alpha=0.4',

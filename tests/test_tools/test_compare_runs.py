@@ -4,19 +4,19 @@ import os.path as osp
 
 import pytest
 
-from iou_aware import results
+from benchmarks import results
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def _tool(name):
-    spec = importlib.util.spec_from_file_location(osp.basename(name), osp.join(ROOT, 'tools', f'{name}.py'))
+    spec = importlib.util.spec_from_file_location(osp.basename(name), osp.join(ROOT, f'{name}.py'))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-compare_runs = _tool('analysis/compare_runs')
+compare_runs = _tool('benchmarks/analysis/compare_runs')
 
 
 def summary(ap50, r_cls, r_iou=None, ece=None):
@@ -68,7 +68,7 @@ def test_unreadable_results_are_one_clear_error(tmp_path, capsys):
 def test_epoch_schedule_options_find_the_epoch_schedulers():
     from mmengine.config import Config
 
-    from iou_aware.utils.schedule import epoch_schedule_options
+    from benchmarks.schedule import epoch_schedule_options
     cfg = Config(dict(train_cfg=dict(max_epochs=12), param_scheduler=[
         dict(type='LinearLR', by_epoch=False, begin=0, end=300),
         dict(type='MultiStepLR', by_epoch=True, begin=0, end=12, milestones=[8, 11]),
@@ -105,7 +105,7 @@ def test_a_figure_only_some_seeds_hold_says_how_many(tmp_path, capsys):
 
 def test_reliability_figure_is_drawn_from_summaries_alone(tmp_path, capsys):
     from iou_aware.analysis import calibration_table
-    plot = _tool('analysis/plot_reliability')
+    plot = _tool('benchmarks/analysis/plot_reliability')
     pred, true = [0.05, 0.15, 0.55, 0.95], [0.2, 0.1, 0.5, 0.9]
     data = summary(0.5, 0.6, ece=0.1)
     data.update(calibration=calibration_table(pred, true), calibration_of='pred_iou',
@@ -127,7 +127,7 @@ def test_reliability_figure_is_drawn_from_summaries_alone(tmp_path, capsys):
 def test_run_benchmark_refuses_a_seed_the_run_does_not_list(tmp_path, capsys, monkeypatch):
     # Asking for a seed a run does not list used to skip the run without a word; it must
     # stop before training anything and name the run, its seeds and the file to edit.
-    run_benchmark = _tool('run_benchmark')
+    run_benchmark = _tool('benchmarks/run_benchmark')
     spec = tmp_path / 'b.json'
     spec.write_text(json.dumps(dict(name='b', seeds=[0, 1, 2], splits={'b': 'val'}, runs=dict(
         a=dict(config='c.py'), b=dict(config='c.py', seeds=[0])))))

@@ -20,7 +20,7 @@ TINY = ['train_dataloader.dataset.indices=8', 'test_dataloader.dataset.indices=6
 
 def test_demo_prints_one_table_and_a_picture_in_few_lines(tmp_path):
     work = tmp_path / 'demo'
-    out = run_tool('demo.py', '--epochs', '1', '--work-dir', str(work), '--cfg-options', *TINY)
+    out = run_tool('tools/demo.py', '--epochs', '1', '--work-dir', str(work), '--cfg-options', *TINY)
     assert out.returncode == 0, (out.stdout + out.stderr)[-3000:]
     lines = out.stdout.strip().splitlines()
     assert len(lines) < 40, out.stdout
@@ -36,7 +36,7 @@ def test_demo_prints_one_table_and_a_picture_in_few_lines(tmp_path):
 
 
 def test_a_failing_step_names_its_log(tmp_path):
-    out = run_tool('demo.py', '--epochs', '1', '--work-dir', str(tmp_path / 'demo'),
+    out = run_tool('tools/demo.py', '--epochs', '1', '--work-dir', str(tmp_path / 'demo'),
                    '--cfg-options', 'train_dataloader.batch_size=0')
     assert out.returncode != 0
     assert 'full log:' in out.stderr and 'Traceback' not in out.stderr

@@ -50,7 +50,7 @@ def train(config, work, shapes, nproc, batch_size):
         f'train_dataloader.batch_size={batch_size}']
     start = time.time()
     if nproc == 1:
-        out = run_tool('train.py', config, '--work-dir', work, '--cfg-options', *opts,
+        out = run_tool('tools/train.py', config, '--work-dir', work, '--cfg-options', *opts,
                        env=env_with_probe())
     else:
         env = dict(env_with_probe(), PYTHON=sys.executable, PORT=str(free_port()))

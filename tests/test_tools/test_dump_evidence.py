@@ -1,4 +1,4 @@
-"""tools/analysis/dump_evidence.py: the detections it keeps are the detector's own (same
+"""benchmarks/analysis/dump_evidence.py: the detections it keeps are the detector's own (same
 boxes in the original image, scores and labels as ``detector.predict``), each with its
 evidence, and the file reads back as the benchmark's detections.npz."""
 import numpy as np
@@ -18,7 +18,7 @@ init_default_scope('mmdet')
 
 
 def test_dumped_detections_are_the_detectors_own_with_evidence(tmp_path):
-    tool = load_tool('analysis/dump_evidence.py')
+    tool = load_tool('benchmarks/analysis/dump_evidence.py')
     cfg = Config.fromfile('configs/retinanet/retinanet_tiny-r18_fpn_shapes.py')
     torch.manual_seed(0)
     detector = MODELS.build(cfg.model)

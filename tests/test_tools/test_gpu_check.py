@@ -27,8 +27,8 @@ def test_dry_run_prints_every_planned_command():
     assert '-m pytest tests/test_ops -m cuda' in text
     for tool in ('memcheck', 'racecheck'):
         assert f'compute-sanitizer --tool {tool}' in text and 'tools/gpu/cuda_kernels_smoke.py' in text
-    assert 'tools/benchmarks/benchmark_nms.py --device cuda' in text
-    assert 'tools/benchmarks/benchmark_prroi_pool.py --device cuda' in text
+    assert 'benchmarks/speed/benchmark_nms.py --device cuda' in text
+    assert 'benchmarks/speed/benchmark_prroi_pool.py --device cuda' in text
 
 
 def test_without_a_gpu_says_so_in_one_line_and_exits_2():
@@ -40,7 +40,7 @@ def test_without_a_gpu_says_so_in_one_line_and_exits_2():
 
 
 def test_parsers():
-    tool = load_tool('gpu/gpu_check.py')
+    tool = load_tool('tools/gpu/gpu_check.py')
     assert tool.parse_pytest(0, 'x\n12 passed, 3 skipped, 30 deselected in 4.20s\n') == (
         True, '12 passed, 3 skipped, 30 deselected')
     assert tool.parse_pytest(1, '1 failed, 11 passed in 3.00s\n')[0] is False
@@ -61,7 +61,7 @@ def test_parsers():
 
 @pytest.mark.parametrize('failing,code', [(None, 0), ('memcheck', 1), ('build', 1)])
 def test_run_reports_a_table_and_fails_on_any_failed_step(monkeypatch, capsys, failing, code):
-    tool = load_tool('gpu/gpu_check.py')
+    tool = load_tool('tools/gpu/gpu_check.py')
     import torch
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
     monkeypatch.setattr(torch.cuda, 'get_device_capability', lambda *a: (9, 0))
@@ -73,8 +73,8 @@ def test_run_reports_a_table_and_fails_on_any_failed_step(monkeypatch, capsys, f
                'benchmark nms': ' clustered 1000 272 0.2 0.9 4.5x yes\n',
                'benchmark prroi_pool': 'done\n'}
     names = {'setup.py': 'build', 'pytest': 'cuda tests', 'memcheck': 'memcheck',
-             'racecheck': 'racecheck', 'tools/benchmarks/benchmark_nms.py': 'benchmark nms',
-             'tools/benchmarks/benchmark_prroi_pool.py': 'benchmark prroi_pool'}
+             'racecheck': 'racecheck', 'benchmarks/speed/benchmark_nms.py': 'benchmark nms',
+             'benchmarks/speed/benchmark_prroi_pool.py': 'benchmark prroi_pool'}
     ran = []
 
     def fake_run_step(cmd, env, timeout):

@@ -8,6 +8,6 @@ from .tool_helpers import run_tool
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason='checks the no-GPU path')
 def test_without_gpu_it_says_to_dry_run():
-    out = run_tool('gpu/gpu_e2e.py')
+    out = run_tool('tools/gpu/gpu_e2e.py')
     assert out.returncode != 0 and 'Traceback' not in out.stderr
     assert 'no CUDA device: run with --cpu-dry-run' in out.stderr

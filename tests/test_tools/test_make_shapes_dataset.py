@@ -23,7 +23,7 @@ CLI_PATH = REPO_ROOT / 'tools' / 'make_shapes_dataset.py'
 NUM_IMAGES = dict(train=12, val=4)
 
 
-cli = load_tool('make_shapes_dataset.py', 'make_shapes_dataset_cli')
+cli = load_tool('tools/make_shapes_dataset.py', 'make_shapes_dataset_cli')
 CONFIG = shapes.ShapesConfig(image_size=128)
 
 

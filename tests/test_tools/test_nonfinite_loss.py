@@ -40,7 +40,7 @@ def test_nan_loss_stops_with_one_line_and_no_spoiled_checkpoint(tiny_shapes, tmp
     '''))
     work_dir = tmp_path / 'work'
     env = dict(__import__('os').environ, PYTHONPATH=str(tmp_path))
-    out = run_tool('train.py', str(cfg), '--work-dir', str(work_dir), '--checkpoint-interval', '1',
+    out = run_tool('tools/train.py', str(cfg), '--work-dir', str(work_dir), '--checkpoint-interval', '1',
                    '--cfg-options', *data_options(tiny_shapes), *FAST, 'train_cfg.max_epochs=2',
                    env=env)
     line = one_error_line(out)

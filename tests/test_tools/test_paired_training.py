@@ -19,7 +19,7 @@ GLOBAL_CLIP = ['optim_wrapper.type=OptimWrapper']
 
 
 def train(config, work, options):
-    out = run_tool('train.py', config, '--work-dir', work, '--cfg-options', *options)
+    out = run_tool('tools/train.py', config, '--work-dir', work, '--cfg-options', *options)
     assert out.returncode == 0, out.stderr[-3000:]
     return torch.load(osp.join(work, 'epoch_1.pth'), map_location='cpu',
                       weights_only=False)['state_dict']

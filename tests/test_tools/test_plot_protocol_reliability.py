@@ -1,4 +1,4 @@
-"""tools/analysis/plot_protocol_reliability.py: its bins come from the same thresholded,
+"""benchmarks/analysis/plot_protocol_reliability.py: its bins come from the same thresholded,
 matched detections the protocol scores, so the LaECE_0 it titles a panel with is the one
 protocol.json records (computed by another code path: calibration_protocol)."""
 import json
@@ -10,12 +10,12 @@ import pytest
 
 from .tool_helpers import ROOT, load_tool
 
-RUN = osp.join(ROOT, 'docs', 'results', 'bccd', 'iou-aware', 'seed0')
+RUN = osp.join(ROOT, 'benchmarks', 'results', 'bccd', 'iou-aware', 'seed0')
 
 
 def _tool():
-    sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis'))  # it imports calibration_protocol
-    return load_tool('analysis/plot_protocol_reliability.py')
+    sys.path.insert(0, osp.join(ROOT, 'benchmarks', 'analysis'))  # it imports calibration_protocol
+    return load_tool('benchmarks/analysis/plot_protocol_reliability.py')
 
 
 @pytest.mark.skipif(not osp.isfile(osp.join(RUN, 'protocol.json')), reason='no committed run')

@@ -1,11 +1,11 @@
 """Provenance of results records: the config hash changes with a setting, not with where a
-run is written; tools/update_docs.py --provenance flags a row whose config moved."""
+run is written; benchmarks/update_docs.py --provenance flags a row whose config moved."""
 import json
 import os.path as osp
 import subprocess
 import sys
 
-from iou_aware.utils.provenance import config_hash, config_hash_of, parse_options, provenance
+from benchmarks.provenance import config_hash, config_hash_of, parse_options, provenance
 from iou_aware.utils.cli import load_config
 
 from .tool_helpers import ROOT
@@ -37,7 +37,7 @@ def test_update_docs_lists_a_row_whose_config_changed(tmp_path):
     (run / 'metrics.json').write_text(json.dumps(record))
     doc = tmp_path / 'doc.md'
     doc.write_text('<!-- results benchmark=bench columns=AP rows=run:Run -->\n<!-- /results -->\n')
-    tool = [sys.executable, osp.join(ROOT, 'tools', 'update_docs.py'), '--provenance',
+    tool = [sys.executable, osp.join(ROOT, 'benchmarks', 'update_docs.py'), '--provenance',
             '--results-dir', str(tmp_path), '--files', str(doc)]
     out = subprocess.run(tool, capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0 and 'config unchanged' in out.stdout, out.stdout + out.stderr
@@ -68,7 +68,7 @@ def test_a_moved_config_is_current_only_if_its_new_name_resolves_to_the_recorded
     (run / 'metrics.json').write_text(json.dumps({'coco/bbox_mAP': 0.5, 'provenance': prov}))
     doc = tmp_path / 'doc.md'
     doc.write_text('<!-- results benchmark=bench columns=AP rows=run:Run -->\n<!-- /results -->\n')
-    tool = [sys.executable, osp.join(ROOT, 'tools', 'update_docs.py'), '--provenance',
+    tool = [sys.executable, osp.join(ROOT, 'benchmarks', 'update_docs.py'), '--provenance',
             '--results-dir', str(tmp_path), '--files', str(doc)]
     # the old name resolves to other settings (here: another config of the repository)
     old = osp.relpath(osp.join(ROOT, 'configs/faster_rcnn/faster-rcnn_tiny-r18_fpn_shapes.py'), ROOT)

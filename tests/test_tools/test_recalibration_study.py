@@ -1,4 +1,4 @@
-"""tools/analysis/recalibration_study.py on analyses written by the real report writer: it finds the
+"""benchmarks/analysis/recalibration_study.py on analyses written by the real report writer: it finds the
 detections behind a committed summary, refuses ones that do not reproduce it, and its
 figures reach the results tables."""
 import json
@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
-from iou_aware import results
+from benchmarks import results
 from iou_aware.analysis.report import build_report, read_detections, write_report
 
 from .tool_helpers import one_error_line, run_tool
@@ -47,7 +47,7 @@ def analysis(out_dir, shift, seed=0, images=30):
 
 @pytest.fixture
 def benchmark(tmp_path):
-    """docs/results-like tree with seeds 0 and 1 of run 'm', and run_benchmark-like work
+    """benchmarks/results-like tree with seeds 0 and 1 of run 'm', and run_benchmark-like work
     folders holding each seed's analysis (plus a decoy analysis of another evaluation)."""
     res, work = tmp_path / 'results', tmp_path / 'work'
     for seed in (0, 1):
@@ -60,7 +60,7 @@ def benchmark(tmp_path):
 
 
 def study(res, work, *extra):
-    return run_tool('analysis/recalibration_study.py', '--benchmark', 'bench', '--runs', 'm',
+    return run_tool('benchmarks/analysis/recalibration_study.py', '--benchmark', 'bench', '--runs', 'm',
                     '--results-dir', str(res), '--detections-root', str(work), *extra)
 
 
@@ -103,7 +103,7 @@ def test_a_seed_without_detections_is_an_error_or_reported_when_allowed(benchmar
 
 def test_single_mode_on_an_analysis_folder(tmp_path):
     analysis(tmp_path / 'a', shift=0.25)
-    out = run_tool('analysis/recalibration_study.py', str(tmp_path / 'a'))
+    out = run_tool('benchmarks/analysis/recalibration_study.py', str(tmp_path / 'a'))
     assert out.returncode == 0, out.stderr
     report = json.loads((tmp_path / 'a' / results.RECALIBRATION).read_text())
     assert report['of'] == 'pred_iou' and report['n'] == 30 * 9
@@ -113,7 +113,7 @@ def test_single_mode_on_an_analysis_folder(tmp_path):
 def test_a_file_that_is_not_a_detections_table_is_refused(tmp_path):
     bad = tmp_path / 'detections.csv'
     bad.write_text('a,b\n1,2\n')
-    assert 'not a detections.csv' in one_error_line(run_tool('analysis/recalibration_study.py', str(bad)))
+    assert 'not a detections.csv' in one_error_line(run_tool('benchmarks/analysis/recalibration_study.py', str(bad)))
 
 
 def test_read_detections_returns_what_write_report_wrote(tmp_path):

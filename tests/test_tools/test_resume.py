@@ -69,18 +69,18 @@ def test_sigkill_mid_epoch_then_resume_gives_identical_weights(tiny_shapes, tmp_
     opts = ['--checkpoint-interval', '2', '--cfg-options', *data_options(tiny_shapes),
             *SCHEDULE]
 
-    full = run_tool('train.py', _config(tmp_path, base), '--work-dir', str(tmp_path / 'full'),
+    full = run_tool('tools/train.py', _config(tmp_path, base), '--work-dir', str(tmp_path / 'full'),
                     *opts, env=env)
     assert full.returncode == 0, full.stderr[-3000:]
 
     killed_dir = str(tmp_path / 'killed')
-    killed = run_tool('train.py', _config(tmp_path, base, kill_at=7), '--work-dir', killed_dir,
+    killed = run_tool('tools/train.py', _config(tmp_path, base, kill_at=7), '--work-dir', killed_dir,
                       *opts, env=env)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
     assert osp.isfile(osp.join(killed_dir, 'iter_6.pth'))
     assert not osp.exists(osp.join(killed_dir, 'iter_8.pth'))
 
-    resumed = run_tool('train.py', _config(tmp_path, base), '--work-dir', killed_dir,
+    resumed = run_tool('tools/train.py', _config(tmp_path, base), '--work-dir', killed_dir,
                        '--resume', *opts, env=env)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     log = resumed.stdout + resumed.stderr

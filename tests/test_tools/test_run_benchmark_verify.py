@@ -1,4 +1,4 @@
-"""tools/run_benchmark.py end to end on a one-epoch spec: results with provenance and raw
+"""benchmarks/run_benchmark.py end to end on a one-epoch spec: results with provenance and raw
 detections, then --verify retrains from scratch and finds every metric reproduced (or says
 which moved)."""
 import json
@@ -19,14 +19,14 @@ def test_a_run_verifies_and_a_doctored_record_does_not(tiny_shapes, tmp_path):
     path.write_text(json.dumps(spec))
     common = [str(path), '--work-dir', str(tmp_path / 'work'), '--results-dir',
               str(tmp_path / 'results')]
-    out = run_tool('run_benchmark.py', *common)
+    out = run_tool('benchmarks/run_benchmark.py', *common)
     assert out.returncode == 0, (out.stdout + out.stderr)[-3000:]
     seed = tmp_path / 'results' / 'tiny' / 'retinanet' / 'seed0'
     metrics = json.loads((seed / 'metrics.json').read_text())
     assert len(metrics['provenance']['git_commit']) == 40 and osp.isfile(seed / 'detections.npz')
-    out = run_tool('run_benchmark.py', *common, '--verify')
+    out = run_tool('benchmarks/run_benchmark.py', *common, '--verify')
     assert out.returncode == 0 and 'reproduces' in out.stdout, (out.stdout + out.stderr)[-3000:]
     metrics['coco/bbox_mAP'] += 0.1  # a record that does not match its code
     (seed / 'metrics.json').write_text(json.dumps(metrics))
-    out = run_tool('run_benchmark.py', *common, '--verify')
+    out = run_tool('benchmarks/run_benchmark.py', *common, '--verify')
     assert out.returncode == 1 and 'DIFFERS: AP' in out.stdout, (out.stdout + out.stderr)[-3000:]

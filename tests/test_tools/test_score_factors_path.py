@@ -1,4 +1,4 @@
-"""tools/analysis/score_factors_path.py's premise: with nothing cut by the fused threshold or
+"""benchmarks/analysis/score_factors_path.py's premise: with nothing cut by the fused threshold or
 the top-k, mmdet's score-factor path and ours keep the same boxes in the same order (the
 measured AP difference is then the thresholds' and top-k's alone)."""
 import os.path as osp
@@ -18,7 +18,7 @@ PAPER = osp.join(ROOT, 'configs/iou_aware_retinanet/iou-aware-retinanet_tiny-r18
 
 
 def _load_tool():
-    return load_tool('analysis/score_factors_path.py')
+    return load_tool('benchmarks/analysis/score_factors_path.py')
 
 
 def _predict(head_type, test_cfg):

@@ -21,7 +21,7 @@ def trained(tiny_shapes, tmp_path_factory):
     """One epoch of the tiny RetinaNet: (work dir, checkpoint, train output, options)."""
     work = str(tmp_path_factory.mktemp('work'))
     opts = data_options(tiny_shapes) + FAST
-    out = run_tool('train.py', CONFIG, '--work-dir', work, '--cfg-options', *opts,
+    out = run_tool('tools/train.py', CONFIG, '--work-dir', work, '--cfg-options', *opts,
                    'train_cfg.max_epochs=1', 'train_cfg.val_interval=1')
     assert out.returncode == 0, out.stderr[-3000:]
     ckpt = osp.join(work, 'epoch_1.pth')
@@ -38,7 +38,7 @@ def test_evaluate_from_checkpoint_writes_metrics_and_predictions(trained, tmp_pa
     work, ckpt, _, opts = trained
     metrics_file, preds = str(tmp_path / 'metrics.json'), str(tmp_path / 'preds.pkl')
     # mmengine's torch.load with weights_only=True must read our checkpoint
-    out = run_tool('test.py', CONFIG, ckpt, '--work-dir', work, '--metrics-json', metrics_file,
+    out = run_tool('tools/test.py', CONFIG, ckpt, '--work-dir', work, '--metrics-json', metrics_file,
                    '--out', preds, '--show-dir', str(tmp_path / 'show'), '--cfg-options', *opts)
     assert out.returncode == 0, out.stderr[-3000:]
     metrics = json.loads(open(metrics_file).read())
@@ -52,7 +52,7 @@ def test_evaluate_from_checkpoint_writes_metrics_and_predictions(trained, tmp_pa
 
 def test_analysis_writes_a_valid_report(trained, tmp_path):
     _, ckpt, _, opts = trained
-    out = run_tool('analyze_localization.py', CONFIG, ckpt, '--out-dir', str(tmp_path / 'a'),
+    out = run_tool('tools/analyze_localization.py', CONFIG, ckpt, '--out-dir', str(tmp_path / 'a'),
                    '--cfg-options', *opts)
     assert out.returncode == 0, out.stderr[-3000:]
     report = json.loads((tmp_path / 'a' / 'summary.json').read_text())
@@ -70,7 +70,7 @@ def test_analysis_writes_a_valid_report(trained, tmp_path):
 
 def test_analysis_of_a_model_without_detections(trained, tmp_path):
     _, ckpt, _, opts = trained
-    out = run_tool('analyze_localization.py', CONFIG, ckpt, '--out-dir', str(tmp_path / 'none'),
+    out = run_tool('tools/analyze_localization.py', CONFIG, ckpt, '--out-dir', str(tmp_path / 'none'),
                    '--cfg-options', *opts, 'model.test_cfg.score_thr=1.5')
     assert out.returncode == 0, out.stderr[-3000:]
     assert 'made no detections' in out.stdout
@@ -85,7 +85,7 @@ def test_analysis_of_an_empty_val_set(trained, tiny_shapes, tmp_path):
     ann = json.loads((empty / 'annotations' / 'val.json').read_text())
     ann.update(images=[], annotations=[])
     (empty / 'annotations' / 'val.json').write_text(json.dumps(ann))
-    out = run_tool('analyze_localization.py', CONFIG, ckpt, '--out-dir', str(tmp_path / 'no'),
+    out = run_tool('tools/analyze_localization.py', CONFIG, ckpt, '--out-dir', str(tmp_path / 'no'),
                    '--cfg-options', *data_options(str(empty)), *FAST)
     assert out.returncode == 0, out.stderr[-3000:]
     assert 'has no images' in out.stdout
@@ -96,9 +96,9 @@ def test_analysis_of_an_empty_val_set(trained, tiny_shapes, tmp_path):
 def test_checkpoint_of_another_model_is_refused(trained, tmp_path):
     _, ckpt, _, opts = trained
     other = osp.join(ROOT, 'configs', 'faster_rcnn', 'faster-rcnn_tiny-r18_fpn_shapes.py')
-    line = one_error_line(run_tool('test.py', other, ckpt, '--cfg-options', *opts))
+    line = one_error_line(run_tool('tools/test.py', other, ckpt, '--cfg-options', *opts))
     assert 'does not match' in line and 'missing' in line
-    line = one_error_line(run_tool('analyze_localization.py', other, ckpt, '--out-dir',
+    line = one_error_line(run_tool('tools/analyze_localization.py', other, ckpt, '--out-dir',
                                    str(tmp_path / 'wrong'), '--cfg-options', *opts))
     assert 'does not match' in line
 
@@ -109,9 +109,9 @@ def test_corrupt_checkpoint_is_one_clear_line(trained, tmp_path, damage):
     bad = tmp_path / 'bad.pth'
     data = open(ckpt, 'rb').read()
     bad.write_bytes(data[:len(data) // 2] if damage == 'truncated' else b'not a checkpoint' * 50)
-    line = one_error_line(run_tool('test.py', CONFIG, str(bad), '--cfg-options', *opts))
+    line = one_error_line(run_tool('tools/test.py', CONFIG, str(bad), '--cfg-options', *opts))
     assert line.startswith(f'error: cannot read checkpoint {bad}: ')
-    resume = run_tool('train.py', CONFIG, '--work-dir', str(tmp_path / 'r'), '--resume',
+    resume = run_tool('tools/train.py', CONFIG, '--work-dir', str(tmp_path / 'r'), '--resume',
                       str(bad), '--cfg-options', *opts)
     assert one_error_line(resume).startswith(f'error: cannot read checkpoint {bad}: ')
 
@@ -123,7 +123,7 @@ def test_resume_trains_one_more_epoch(trained, tmp_path):
     with open(osp.join(work2, 'last_checkpoint'), 'w') as f:
         f.write(osp.join(work2, 'epoch_1.pth'))
     # message hub with HistoryBuffers, numpy and random states: all read by the safe loader
-    out = run_tool('train.py', CONFIG, '--work-dir', work2, '--resume', '--cfg-options', *opts,
+    out = run_tool('tools/train.py', CONFIG, '--work-dir', work2, '--resume', '--cfg-options', *opts,
                    'train_cfg.max_epochs=2', 'train_cfg.val_interval=2')
     assert out.returncode == 0, out.stderr[-3000:]
     ckpt2 = torch.load(osp.join(work2, 'epoch_2.pth'), map_location='cpu', weights_only=True)
@@ -135,7 +135,7 @@ def test_missing_dataset_is_one_clear_line(tool, tmp_path):
     args = [CONFIG] + ([] if tool == 'train.py' else [str(tmp_path / 'x.pth')])
     if tool == 'test.py':
         (tmp_path / 'x.pth').write_bytes(b'')
-    out = run_tool(tool, *args, '--cfg-options', *data_options(str(tmp_path / 'nowhere')))
+    out = run_tool(f'tools/{tool}', *args, '--cfg-options', *data_options(str(tmp_path / 'nowhere')))
     line = one_error_line(out)
     assert 'annotation file not found' in line and 'nowhere' in line
 
@@ -144,7 +144,7 @@ def test_corrupt_annotation_file_is_one_clear_line(tiny_shapes, tmp_path):
     root = tmp_path / 'corrupt'
     shutil.copytree(tiny_shapes, root)
     (root / 'annotations' / 'train.json').write_text('{"images": [')
-    out = run_tool('train.py', CONFIG, '--cfg-options', *data_options(str(root)))
+    out = run_tool('tools/train.py', CONFIG, '--cfg-options', *data_options(str(root)))
     line = one_error_line(out)
     assert 'corrupt' in line and 'train.json' in line
 
@@ -154,12 +154,12 @@ def test_missing_image_is_one_clear_line(tiny_shapes, tmp_path):
     shutil.copytree(tiny_shapes, root)
     victim = sorted((root / 'val').iterdir())[3]
     victim.unlink()
-    out = run_tool('train.py', CONFIG, '--cfg-options', *data_options(str(root)))
+    out = run_tool('tools/train.py', CONFIG, '--cfg-options', *data_options(str(root)))
     line = one_error_line(out)
     assert 'missing' in line and victim.name in line
 
 
 def test_missing_config_and_checkpoint_are_clear(tmp_path):
-    assert 'config file not found' in one_error_line(run_tool('train.py', 'no/such/config.py'))
-    out = run_tool('test.py', CONFIG, str(tmp_path / 'none.pth'))
+    assert 'config file not found' in one_error_line(run_tool('tools/train.py', 'no/such/config.py'))
+    out = run_tool('tools/test.py', CONFIG, str(tmp_path / 'none.pth'))
     assert 'checkpoint not found' in one_error_line(out)

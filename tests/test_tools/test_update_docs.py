@@ -1,9 +1,9 @@
-"""Tables in the docs are generated from docs/results and checked to be current."""
+"""Tables in the docs are generated from benchmarks/results and checked to be current."""
 import json
 
 from .tool_helpers import load_tool
 
-update_docs = load_tool('update_docs.py')
+update_docs = load_tool('benchmarks/update_docs.py')
 
 
 def test_block_is_rendered_from_results_and_check_detects_staleness(tmp_path, capsys):

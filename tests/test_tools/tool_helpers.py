@@ -25,13 +25,15 @@ def data_options(root):
 
 
 def load_tool(relpath, name=None):
-    """A script under tools/ imported as a module (``iou_aware.utils.cli.load_tool``)."""
-    from iou_aware.utils.cli import load_tool as load
-    return load(relpath, name)
+    """A script (``relpath`` from the repository root, e.g. ``'tools/test.py'``) imported as
+    a module."""
+    from benchmarks.scripts import load_script
+    return load_script(relpath, name)
 
 
-def run_tool(tool, *args, **kwargs):
-    return subprocess.run([sys.executable, osp.join(ROOT, 'tools', tool), *args],
+def run_tool(script, *args, **kwargs):
+    """Run a script (``script`` from the repository root) in a subprocess from the root."""
+    return subprocess.run([sys.executable, osp.join(ROOT, script), *args],
                           capture_output=True, text=True, cwd=ROOT, **kwargs)
 
 

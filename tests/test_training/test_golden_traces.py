@@ -1,14 +1,14 @@
 """Training cannot move silently: each shipped config family replays its committed golden
-trace (per-step losses, final-weight checksum; iou_aware/testing/golden_trace.py), bit for bit
+trace (per-step losses, final-weight checksum; benchmarks/golden_trace.py), bit for bit
 on an environment it was recorded on, within the measured spread elsewhere. Regenerate:
-tools/misc/update_golden_traces.py."""
+benchmarks/update_golden_traces.py."""
 import os.path as osp
 
 import pytest
 
 import iou_aware  # noqa: F401
-from iou_aware.results import read_json
-from iou_aware.testing.golden_trace import (FAMILIES, LOOSE_STEPS, SPREAD_FACTOR, compare,
+from benchmarks.results import read_json
+from benchmarks.golden_trace import (FAMILIES, LOOSE_STEPS, SPREAD_FACTOR, compare,
                                             golden_path, kernel_variations, loose_differences,
                                             make_data, matching_record, run_trace)
 
@@ -29,7 +29,7 @@ def test_training_replays_its_golden_trace(family, trace_data, tmp_path):
         f'{family}: training moved against tests/golden/{family}.json '
         f'({"exact" if matching_record(golden, trace) else "loose"} check):\n'
         + '\n'.join(problems[:10]) + '\nIf the change is intended, regenerate with '
-        f'`python tools/misc/update_golden_traces.py --only {family}` in the same commit.')
+        f'`python benchmarks/update_golden_traces.py --only {family}` in the same commit.')
 
 
 def test_every_shipped_family_has_a_golden_trace_with_its_spread():

@@ -7,7 +7,7 @@ Steps, each run as a subprocess with the interpreter that runs this script:
              offline from .gpu-wheels/: see scripts/gpu_wheels.sh);
   3. memcheck, racecheck: tools/gpu/cuda_kernels_smoke.py (every CUDA kernel) under
              compute-sanitizer, with the error counts;
-  4. the GPU benchmarks: tools/benchmarks/benchmark_nms.py and tools/benchmarks/benchmark_prroi_pool.py with
+  4. the GPU benchmarks: benchmarks/speed/benchmark_nms.py and benchmarks/speed/benchmark_prroi_pool.py with
              --device cuda.
 Then one summary table (step, status, key figure). Exit status: 0 when every step passed,
 1 when one failed, 2 without a GPU (one line says so). Needs torch with CUDA and nvcc
@@ -125,9 +125,9 @@ def plan(py, arch, home, skip_build):
         steps.append((tool, [sanitizer(home), '--tool', tool, '--error-exitcode', '1', py,
                              'tools/gpu/cuda_kernels_smoke.py'],
                       {'PYTORCH_NO_CUDA_MEMORY_CACHING': '1'}, parse_sanitizer, True))
-    steps.append(('benchmark nms', [py, 'tools/benchmarks/benchmark_nms.py', '--device', 'cuda'], {},
+    steps.append(('benchmark nms', [py, 'benchmarks/speed/benchmark_nms.py', '--device', 'cuda'], {},
                   parse_nms_benchmark, True))
-    steps.append(('benchmark prroi_pool', [py, 'tools/benchmarks/benchmark_prroi_pool.py', '--device', 'cuda'],
+    steps.append(('benchmark prroi_pool', [py, 'benchmarks/speed/benchmark_prroi_pool.py', '--device', 'cuda'],
                   {}, parse_tail, True))
     return steps
 

@@ -13,7 +13,7 @@ tool library). Steps, each timed and logged under --work-dir:
    package's extension in place;
 3. generate the shapes benchmark; train the tiny RetinaNet, IoU-aware RetinaNet, Faster
    R-CNN and IoU-Net for --epochs on the device (seed 0); evaluate each (AP, AP75, AP90);
-4. ``tools/benchmarks/benchmark_detectors.py --device cuda``: inference ms/image of every model, and
+4. ``benchmarks/speed/benchmark_detectors.py --device cuda``: inference ms/image of every model, and
    IoU-Net with refinement of all detections, as ratios to the baselines in one run;
 5. print one table (and write it as JSON).
 
@@ -107,7 +107,7 @@ def main(argv=None):
                                               '--out-dir', data, *data_args], log_dir)
     sys.path.insert(0, ROOT)
     from iou_aware.utils.cli import load_config, shapes_data_options
-    from iou_aware.utils.schedule import epoch_schedule_options
+    from benchmarks.schedule import epoch_schedule_options
     data_opts = shapes_data_options(data)
     rows, ckpts = {}, {}
     for name, config in MODELS.items():
@@ -120,7 +120,7 @@ def main(argv=None):
         step(f'test {name}', [sys.executable, 'tools/test.py', config, ckpts[name],
                               '--work-dir', work, '--metrics-json', metrics, '--cfg-options',
                               *data_opts], log_dir)
-        from iou_aware.utils.run_logs import read_run_summary
+        from benchmarks.run_logs import read_run_summary
         with open(metrics) as f:
             m = json.load(f)
         rows[name] = dict(AP=m['coco/bbox_mAP'], AP75=m['coco/bbox_mAP_75'],
@@ -133,7 +133,7 @@ def main(argv=None):
         models += ['--model', name, config, ckpts[name], *data_opts]
     models += ['--model', 'iou-net refine all', MODELS['iou-net'], ckpts['iou-net'], *data_opts,
                'model.test_cfg.rcnn.refine.max_per_img=-1']
-    step('benchmark', [sys.executable, 'tools/benchmarks/benchmark_detectors.py', '--device', device,
+    step('benchmark', [sys.executable, 'benchmarks/speed/benchmark_detectors.py', '--device', device,
                        '--images', str(8 if args.cpu_dry_run else args.images),
                        '--train-steps', '0', '--rounds', '1' if args.cpu_dry_run else '3',
                        '--json', bench_json, *models], log_dir)

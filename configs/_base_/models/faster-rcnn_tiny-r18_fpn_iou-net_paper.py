@@ -23,7 +23,7 @@ model = dict(
             nms=dict(type='iou_guided_nms', iou_threshold=0.5),
             max_per_img=100,
             # The paper scores by the classification score; cls x predicted IoU measured
-            # +0.5 AP / +1.0 AP90 better on shapes (docs/history/first-loop_ablations.md).
+            # +0.5 AP / +1.0 AP90 better on shapes (benchmarks/history/first-loop_ablations.md).
             score_type='cls_x_iou',
             pre_iou_topk=1000,
             # Paper: T = 5, lambda = 0.5, Omega1 = 0.001, Omega2 = -0.01. Refining only each

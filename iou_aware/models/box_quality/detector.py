@@ -113,7 +113,7 @@ class BoxQualityRetrofit(FrozenDetectorWrapper):
 def detection_head(model):
     """(the head whose classes the quality head scores, the final-detections function, the
     strides of the feature maps the head pools from, or None when the model does not say).
-    Public: ``tools/analysis/dump_evidence.py`` runs a detector's final detections with it."""
+    Public: ``benchmarks/analysis/dump_evidence.py`` runs a detector's final detections with it."""
     roi_head = getattr(model, 'roi_head', None)
     if roi_head is not None:
         from mmdet.models.roi_heads import StandardRoIHead

@@ -1,1 +1,0 @@
-"""Test harnesses that tools and tests share (as mmdet.testing): golden training traces."""
