@@ -90,11 +90,13 @@ def _config_history(root):
     - ``moves``: {old config path: (new path, why)}, a config whose settings now live under
       another name (its old name took on other settings); a record made with the old path is
       current only if the new path resolves, with the record's options, to the very hash it
-      recorded.
+      recorded;
+    - ``relocations``: {old config path: new path}, a file moved as it was (same settings):
+      a record made at the old path is read at the new one before anything else.
     """
     path = osp.join(root, EQUIVALENCES)
     if not osp.isfile(path):
-        return {}, {}
+        return {}, {}, {}
     history = results.read_json(path)
     equivalent, moves = {}, {}
     for entry in history['equivalences']:
@@ -106,7 +108,12 @@ def _config_history(root):
         if not entry.get('why'):
             raise ValueError(f'{path}: every move needs a "why"')
         moves[entry['from']] = (entry['to'], entry['why'])
-    return equivalent, moves
+    relocated = {}
+    for entry in history.get('relocations', []):
+        if not entry.get('why'):
+            raise ValueError(f'{path}: every relocation needs a "why"')
+        relocated[entry['from']] = entry['to']
+    return equivalent, moves, relocated
 
 
 def provenance_report(rows, root):
@@ -115,7 +122,7 @@ def provenance_report(rows, root):
     import iou_aware  # noqa: F401  (configs inherit ours and mmdet's by scope)
     from benchmarks.provenance import config_hash_of
     lines, changed, cache = [], 0, {}
-    equivalent, moves = _config_history(root)
+    equivalent, moves, relocated = _config_history(root)
     for benchmark, run in rows:
         records = sorted(glob.glob(osp.join(root, benchmark, run, 'seed*', '*.json')))
         stamped = [(p, results.read_json(p).get('provenance')) for p in records]
@@ -126,14 +133,15 @@ def provenance_report(rows, root):
             continue
         moved, same, why = [], [], set()
         for path, prov in stamped:
-            key = (prov['config'], json.dumps(prov.get('cfg_options'), sort_keys=True))
+            config = relocated.get(prov['config'], prov['config'])
+            key = (config, json.dumps(prov.get('cfg_options'), sort_keys=True))
             if key not in cache:
-                cache[key] = config_hash_of(prov['config'], prov.get('cfg_options'))
+                cache[key] = config_hash_of(config, prov.get('cfg_options'))
             if cache[key] == prov['config_sha256']:
                 continue
             reason = equivalent.get((prov['config_sha256'], cache[key]))
-            if not reason and prov['config'] in moves:
-                new_path, move_why = moves[prov['config']]
+            if not reason and config in moves:
+                new_path, move_why = moves[config]
                 new_key = (new_path, key[1])
                 if new_key not in cache:
                     cache[new_key] = config_hash_of(new_path, prov.get('cfg_options'))

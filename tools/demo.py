@@ -25,8 +25,8 @@ sys.path.insert(0, ROOT)
 
 from iou_aware.utils.cli import latest_checkpoint  # noqa: E402
 
-MODELS = (('RetinaNet', 'retinanet', 'configs/bccd/retinanet_tiny-r18_fpn_bccd.py'),
-          ('IoU-aware RetinaNet', 'iou-aware', 'configs/bccd/iou-aware-retinanet_tiny-r18_fpn_bccd.py'))
+MODELS = (('RetinaNet', 'retinanet', 'configs/retinanet/retinanet_tiny-r18_fpn_bccd.py'),
+          ('IoU-aware RetinaNet', 'iou-aware', 'configs/iou_aware_retinanet/iou-aware-retinanet_tiny-r18_fpn_bccd.py'))
 SPLIT_OPTIONS = {'test': [], 'val': ['test_dataloader.dataset.ann_file=coco/val.json',
                                      'test_evaluator.ann_file=datasets/bccd/coco/val.json']}
 ANNOTATIONS = {s: f'datasets/bccd/coco/{s}.json' for s in ('val', 'test')}

@@ -1,5 +1,5 @@
 # GFL on BCCD (real images): the tiny peer model (../_base_/models/gfl_tiny-r18_fpn.py) with
-# the BCCD benchmark's data, schedule and runtime, as configs/bccd/retinanet_tiny-r18_fpn_bccd.py.
+# the BCCD benchmark's data, schedule and runtime, as configs/retinanet/retinanet_tiny-r18_fpn_bccd.py.
 _base_ = [
     '../_base_/models/gfl_tiny-r18_fpn.py',
     '../_base_/datasets/bccd_detection.py',

@@ -25,9 +25,9 @@ from benchmarks.scripts import load_script as load_tool  # noqa: E402
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = {
-    'retinanet': 'configs/bccd/retinanet_tiny-r18_fpn_bccd.py',
-    'iou-aware': 'configs/bccd/iou-aware-retinanet_tiny-r18_fpn_bccd.py',
-    'iou-aware_paper': 'configs/bccd/iou-aware-retinanet_tiny-r18_fpn_paper_bccd.py',
+    'retinanet': 'configs/retinanet/retinanet_tiny-r18_fpn_bccd.py',
+    'iou-aware': 'configs/iou_aware_retinanet/iou-aware-retinanet_tiny-r18_fpn_bccd.py',
+    'iou-aware_paper': 'configs/iou_aware_retinanet/iou-aware-retinanet_tiny-r18_fpn_paper_bccd.py',
 }
 
 
@@ -148,11 +148,11 @@ def test_the_runner_resizes_like_cv2():
 def test_what_cannot_be_exported_is_refused_with_module_and_op(tmp_path):
     from mmdet.registry import MODELS
     from mmengine.config import Config
-    cfg = Config.fromfile(osp.join(ROOT, 'configs/bccd/retinanet_tiny-r18_fpn_box-quality_bccd.py'))
+    cfg = Config.fromfile(osp.join(ROOT, 'configs/box_quality/retinanet_tiny-r18_fpn_box-quality_bccd.py'))
     cfg.model.detector.backbone.init_cfg = None
     with pytest.raises(ExportError, match='BoxQualityRetrofit.*PrRoIPool.*prroi_pool'):
         ExportableDenseDetector(MODELS.build(cfg.model), (240, 320))
-    cfg = Config.fromfile(osp.join(ROOT, 'configs/bccd/faster-rcnn_tiny-r18_fpn_iou-net_bccd.py'))
+    cfg = Config.fromfile(osp.join(ROOT, 'configs/iou_net/faster-rcnn_tiny-r18_fpn_iou-net_bccd.py'))
     cfg.model.backbone.init_cfg = None
     with pytest.raises(ExportError, match='roi_head .IoUNetRoIHead.*IoU-guided NMS'):
         ExportableDenseDetector(MODELS.build(cfg.model), (240, 320))

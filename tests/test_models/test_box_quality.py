@@ -23,7 +23,7 @@ RETINANET = osp.join(ROOT, 'configs/retinanet/retinanet_tiny-r18_fpn_shapes.py')
 IOU_AWARE = osp.join(ROOT, 'configs/iou_aware_retinanet/iou-aware-retinanet_tiny-r18_fpn_shapes.py')
 FASTER = osp.join(ROOT, 'configs/faster_rcnn/faster-rcnn_tiny-r18_fpn_shapes.py')
 IOU_NET = osp.join(ROOT, 'configs/iou_net/faster-rcnn_tiny-r18_fpn_iou-net_shapes.py')
-BCCD = osp.join(ROOT, 'configs/bccd/retinanet_tiny-r18_fpn_box-quality_bccd.py')
+BCCD = osp.join(ROOT, 'configs/box_quality/retinanet_tiny-r18_fpn_box-quality_bccd.py')
 init_default_scope('mmdet')
 
 

@@ -98,7 +98,7 @@ def _without_num_classes(node):
     return node
 
 
-BCCD_TWINS = [(f'configs/bccd/{name}_bccd.py', f'configs/{folder}/{name}_shapes.py')
+BCCD_TWINS = [(f'configs/{folder}/{name}_bccd.py', f'configs/{folder}/{name}_shapes.py')
               for folder, name in [
                   ('retinanet', 'retinanet_tiny-r18_fpn'),
                   ('retinanet', 'retinanet_tiny-r18_fpn_giou'),
@@ -130,8 +130,8 @@ def test_bccd_models_are_the_shapes_models(bccd, shapes):
 @pytest.mark.parametrize('default,paper', [
     ('configs/iou_aware_retinanet/iou-aware-retinanet_tiny-r18_fpn_shapes.py',
      'configs/iou_aware_retinanet/iou-aware-retinanet_tiny-r18_fpn_paper_shapes.py'),
-    ('configs/bccd/iou-aware-retinanet_tiny-r18_fpn_bccd.py',
-     'configs/bccd/iou-aware-retinanet_tiny-r18_fpn_paper_bccd.py'),
+    ('configs/iou_aware_retinanet/iou-aware-retinanet_tiny-r18_fpn_bccd.py',
+     'configs/iou_aware_retinanet/iou-aware-retinanet_tiny-r18_fpn_paper_bccd.py'),
     ('configs/iou_aware_retinanet/iou-aware-retinanet_r50_fpn_1x_coco.py',
      'configs/iou_aware_retinanet/iou-aware-retinanet_r50_fpn_paper_1x_coco.py')],
     ids=lambda p: osp.basename(p))

@@ -1,7 +1,7 @@
 # IoU-Net's IoU head added to a *trained* Faster R-CNN (BCCD): the detector is loaded from
 # `model.checkpoint` and frozen (weights and BatchNorm statistics), only the IoU head trains
 # (iou_aware/models/retrofit.py), for a third of the detector's epochs:
-#   python tools/train.py configs/bccd/faster-rcnn_tiny-r18_fpn_iou-net_retrofit_bccd.py \
+#   python tools/train.py configs/iou_net/faster-rcnn_tiny-r18_fpn_iou-net_retrofit_bccd.py \
 #       --cfg-options model.checkpoint=work_dirs/faster-rcnn/epoch_36.pth
 # The paper's IoU head training (jittered ground truths), as its results were made.
 _base_ = './faster-rcnn_tiny-r18_fpn_iou-net_paper_bccd.py'

@@ -2,9 +2,9 @@
 # detector is loaded from `model.checkpoint` and frozen; the head learns, from the detector's
 # own final detections and jittered ground truths, the IoU each detection can be expected to
 # have with an object (0 for a duplicate or background), and that becomes the score:
-#   python tools/train.py configs/bccd/retinanet_tiny-r18_fpn_box-quality_bccd.py \
+#   python tools/train.py configs/box_quality/retinanet_tiny-r18_fpn_box-quality_bccd.py \
 #       --cfg-options model.checkpoint=work_dirs/retinanet/epoch_36.pth
-_base_ = './retinanet_tiny-r18_fpn_bccd.py'
+_base_ = '../retinanet/retinanet_tiny-r18_fpn_bccd.py'
 model = dict(_delete_=True, type='BoxQualityRetrofit', detector={{_base_.model}},
              quality_head=dict(type='BoxQualityHead'), checkpoint=None,
              # IoU-Net's box refinement through the head's loc output: off (steps=0); the

@@ -1,7 +1,7 @@
 # The shipped IoU-aware RetinaNet's branch added to a *trained* RetinaNet (BCCD): the detector
 # is loaded from `model.checkpoint` and frozen (weights and BatchNorm statistics), only the IoU
 # branch trains (iou_aware/models/retrofit.py), for a third of the detector's epochs:
-#   python tools/train.py configs/bccd/iou-aware-retinanet_tiny-r18_fpn_retrofit_bccd.py \
+#   python tools/train.py configs/iou_aware_retinanet/iou-aware-retinanet_tiny-r18_fpn_retrofit_bccd.py \
 #       --cfg-options model.checkpoint=work_dirs/retinanet/epoch_36.pth
 _base_ = './iou-aware-retinanet_tiny-r18_fpn_bccd.py'
 model = dict(_delete_=True, type='IoUBranchRetrofit', detector={{_base_.model}},

@@ -2,9 +2,9 @@
 # ./retinanet_tiny-r18_fpn_box-quality_bccd.py, the detector loaded from `model.checkpoint`
 # and frozen, its own final detections (RPN, box head, multiclass NMS) re-scored by the
 # head's expected IoU:
-#   python tools/train.py configs/bccd/faster-rcnn_tiny-r18_fpn_box-quality_bccd.py \
+#   python tools/train.py configs/box_quality/faster-rcnn_tiny-r18_fpn_box-quality_bccd.py \
 #       --cfg-options model.checkpoint=work_dirs/faster-rcnn/epoch_36.pth
-_base_ = './faster-rcnn_tiny-r18_fpn_bccd.py'
+_base_ = '../faster_rcnn/faster-rcnn_tiny-r18_fpn_bccd.py'
 model = dict(_delete_=True, type='BoxQualityRetrofit', detector={{_base_.model}},
              quality_head=dict(type='BoxQualityHead'), checkpoint=None,
              refine=dict(steps=0, step_size=0.5, omega1=0.001, omega2=-0.01))

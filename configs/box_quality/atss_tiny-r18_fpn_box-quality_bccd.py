@@ -1,14 +1,13 @@
-# The box-quality head (iou_aware/models/box_quality) on a *trained*, frozen shapes RetinaNet:
-# the BCCD config's model (configs/bccd/retinanet_tiny-r18_fpn_box-quality_bccd.py) on the
-# shapes benchmark's data and schedule.
-#   python tools/train.py configs/retinanet/retinanet_tiny-r18_fpn_box-quality_shapes.py \
-#       --cfg-options model.checkpoint=work_dirs/retinanet/epoch_12.pth
-_base_ = './retinanet_tiny-r18_fpn_shapes.py'
+# The box-quality head (iou_aware/models/box_quality) on a *trained* ATSS (BCCD), as
+# ./retinanet_tiny-r18_fpn_box-quality_bccd.py does on RetinaNet: any dense detector.
+#   python tools/train.py configs/box_quality/atss_tiny-r18_fpn_box-quality_bccd.py \
+#       --cfg-options model.checkpoint=work_dirs/atss/epoch_36.pth
+_base_ = '../peers/atss_tiny-r18_fpn_bccd.py'
 model = dict(_delete_=True, type='BoxQualityRetrofit', detector={{_base_.model}},
              quality_head=dict(type='BoxQualityHead'), checkpoint=None,
              refine=dict(steps=0, step_size=0.5, omega1=0.001, omega2=-0.01))
-# A third of the detector's 12 epochs, as on BCCD (12 of 36).
-max_epochs = 4
+# As the IoU-branch retrofit: a third of the detector's 36 epochs.
+max_epochs = 12
 train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.001, by_epoch=False, begin=0, end=300),
