@@ -11,7 +11,7 @@ from iou_aware.datasets.voc import voc_to_coco
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 BCCD = osp.join(ROOT, 'datasets', 'bccd')
 CLASSES = ('RBC', 'WBC', 'Platelets')
-CONFIG = osp.join(ROOT, 'configs', 'bccd', 'retinanet_tiny-r18_fpn_bccd.py')
+CONFIG = osp.join(ROOT, 'configs', 'retinanet', 'retinanet_tiny-r18_fpn_bccd.py')
 
 
 def build_split(split):
@@ -64,7 +64,7 @@ def test_one_training_step_on_the_flawed_bccd_image(config):
     ds = build_split('train')
     idx = next(i for i in range(len(ds))
                if ds.get_data_info(i)['img_path'].endswith('BloodImage_00343.jpg'))
-    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'bccd', config))
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'retinanet', config))
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)
     optim = build_optim_wrapper(model, cfg.optim_wrapper)
