@@ -40,13 +40,11 @@ def imports_of(path, module, is_package):
 
 def import_graph():
     modules = package_modules()
-    graph = {}
-    for module, path in modules.items():
-        found = imports_of(path, module, path.endswith('__init__.py'))
-        # an ancestor package is always initialised before its modules: not an edge
-        graph[module] = {n for n in found if n in modules and n != module
-                         and not module.startswith(n + '.')}
-    return graph, {m: imports_of(p, m, p.endswith('__init__.py')) for m, p in modules.items()}
+    raw = {m: imports_of(p, m, p.endswith('__init__.py')) for m, p in modules.items()}
+    # an ancestor package is always initialised before its modules: not an edge
+    graph = {m: {n for n in found if n in modules and n != m and not m.startswith(n + '.')}
+             for m, found in raw.items()}
+    return graph, raw
 
 
 def test_the_package_imports_neither_the_lab_nor_the_tools():

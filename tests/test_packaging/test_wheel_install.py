@@ -10,6 +10,7 @@ directory that a path file adds are not run, so the project's editable install o
 and the test checks that it is.
 """
 import glob
+import json
 import os
 import os.path as osp
 import shutil
@@ -130,7 +131,6 @@ def test_wheel_trains_tests_and_calibrates_without_the_checkout(tmp_path):
     work.mkdir()
     env = {k: v for k, v in os.environ.items() if k not in ('PYTHONPATH',)}
     out = _run([python, '-c', USER_SCRIPT, str(work)], cwd=str(work), env=env, timeout=900)
-    import json
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result['model'] == 'CalibratedDetector' and result['val_detections'] > 0
     assert 0.0 <= result['plain'] <= 1.0 and 0.0 <= result['calibrated'] <= 1.0
