@@ -91,8 +91,11 @@ def _config_history(root):
       another name (its old name took on other settings); a record made with the old path is
       current only if the new path resolves, with the record's options, to the very hash it
       recorded;
-    - ``relocations``: {old config path: new path}, a file moved as it was (same settings):
-      a record made at the old path is read at the new one before anything else.
+    - ``relocations``: {old config path: (new path, cfg_options)}, a file moved as it was
+      (same settings), or folded into another config plus ``--cfg-options`` items that
+      resolve to the same hash (a loss variant is now a benchmark-spec override): a record made
+      at the old path is read at the new one, with those options before its own, before
+      anything else.
     """
     path = osp.join(root, EQUIVALENCES)
     if not osp.isfile(path):
@@ -112,8 +115,25 @@ def _config_history(root):
     for entry in history.get('relocations', []):
         if not entry.get('why'):
             raise ValueError(f'{path}: every relocation needs a "why"')
-        relocated[entry['from']] = entry['to']
+        relocated[entry['from']] = (entry['to'], list(entry.get('cfg_options', [])))
     return equivalent, moves, relocated
+
+
+def _relocate(relocated, config, cfg_options):
+    """Where a record made at ``config`` with ``cfg_options`` (a parsed dict, or None) is read
+    now: relocations followed to the end of their chain (a BCCD config first moved into its
+    method's folder, then folded into its base), their options applied before the record's."""
+    from benchmarks.provenance import parse_options
+    items, seen = [], {config}
+    while config in relocated:
+        config, extra = relocated[config]
+        if config in seen:
+            raise ValueError(f'{EQUIVALENCES}: relocations loop at {config}')
+        seen.add(config)
+        items = extra + items
+    options = dict(parse_options(items)) if items else {}
+    options.update(cfg_options or {})
+    return config, options or None
 
 
 def provenance_report(rows, root):
@@ -133,10 +153,10 @@ def provenance_report(rows, root):
             continue
         moved, same, why = [], [], set()
         for path, prov in stamped:
-            config = relocated.get(prov['config'], prov['config'])
-            key = (config, json.dumps(prov.get('cfg_options'), sort_keys=True))
+            config, options = _relocate(relocated, prov['config'], prov.get('cfg_options'))
+            key = (config, json.dumps(options, sort_keys=True))
             if key not in cache:
-                cache[key] = config_hash_of(config, prov.get('cfg_options'))
+                cache[key] = config_hash_of(config, options)
             if cache[key] == prov['config_sha256']:
                 continue
             reason = equivalent.get((prov['config_sha256'], cache[key]))
@@ -144,7 +164,7 @@ def provenance_report(rows, root):
                 new_path, move_why = moves[config]
                 new_key = (new_path, key[1])
                 if new_key not in cache:
-                    cache[new_key] = config_hash_of(new_path, prov.get('cfg_options'))
+                    cache[new_key] = config_hash_of(new_path, options)
                 if cache[new_key] == prov['config_sha256']:
                     reason = f'now {new_path}: {move_why}'
             if reason:

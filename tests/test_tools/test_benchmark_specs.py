@@ -4,7 +4,6 @@ import glob
 import json
 import os
 import os.path as osp
-import re
 
 import pytest
 
@@ -37,15 +36,11 @@ def test_every_results_folder_has_a_spec_entry(spec_path):
 
 
 def test_every_table_row_has_results():
-    docs = [osp.join(ROOT, 'README.md')] + glob.glob(osp.join(ROOT, 'docs', '**', '*.md'),
-                                                      recursive=True)
-    missing = []
-    for path in docs:
-        for bench, rows in re.findall(r'<!-- results benchmark=(\S+) .*?rows=(\S+)', open(path).read()):
-            for row in rows.split(','):
-                run = row.split(':')[0]
-                if not glob.glob(osp.join(RESULTS, bench, run, 'seed*')):
-                    missing.append(f'{osp.relpath(path, ROOT)}: {bench}/{run}')
+    """Every row of every table the generator fills (README, docs/, method pages, the lab's
+    pages) has results folders behind it."""
+    from benchmarks.update_docs import default_files, table_rows
+    missing = [f'{bench}/{run}' for bench, run in table_rows(default_files())
+               if not glob.glob(osp.join(RESULTS, bench, run, 'seed*'))]
     assert not missing, missing
 
 
@@ -58,3 +53,20 @@ def test_a_source_checkout_reads_its_own_configs_through_the_scope():
         pytest.skip('not installed from this checkout (no iou_aware/.mim/configs)')
     assert osp.realpath(mim) == osp.realpath(osp.join(ROOT, 'configs')), \
         f'{mim} is a copy, not a link to configs/: re-run `make setup`'
+
+
+@pytest.mark.parametrize('spec_path', SPECS, ids=osp.basename)
+def test_every_run_resolves(spec_path):
+    """Each run's config with its cfg_options (as the runner passes them) loads, and an
+    ``eval_of`` names a run of the same spec: a deleted or renamed config fails here, not
+    in the middle of a benchmark."""
+    from benchmarks.provenance import parse_options
+    from iou_aware.utils.cli import load_config
+    import iou_aware  # noqa: F401
+    spec = json.load(open(spec_path))
+    for name, run in spec['runs'].items():
+        if 'eval_of' in run:
+            assert run['eval_of'] in spec['runs'], f'{name}: eval_of {run["eval_of"]!r} is no run'
+            continue
+        options = [o.format(seed=0, work_dir='work_dirs/benchmarks') for o in run.get('cfg_options', [])]
+        load_config(osp.join(ROOT, run['config']), parse_options(options) if options else None)

@@ -83,3 +83,32 @@ def test_a_moved_config_is_current_only_if_its_new_name_resolves_to_the_recorded
     (tmp_path / 'config_equivalences.json').write_text(json.dumps({'equivalences': [], **moves}))
     out = subprocess.run(tool, capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 1 and 'CONFIG CHANGED' in out.stdout, out.stdout + out.stderr
+
+
+def test_a_folded_variant_is_read_as_its_base_with_the_relocation_options(tmp_path):
+    """A loss-variant file deleted in favour of its base plus ``--cfg-options``: a record made at
+    the deleted path (itself first moved, a chain of two relocations) is current when the base
+    with those options resolves to the recorded hash, and changed when the options differ."""
+    giou = ['model.bbox_head.reg_decoded_bbox=True', 'model.bbox_head.loss_bbox.type=GIoULoss',
+            'model.bbox_head.loss_bbox.loss_weight=2.0']
+    run = tmp_path / 'bench' / 'run' / 'seed0'
+    run.mkdir(parents=True)
+    made_with = parse_options(['randomness.seed=0'])
+    cfg = load_config(CONFIG, {**parse_options(giou), **made_with})
+    prov = provenance(cfg, 'configs/old/retinanet_giou_shapes.py', made_with)
+    (run / 'metrics.json').write_text(json.dumps({'coco/bbox_mAP': 0.5, 'provenance': prov}))
+    doc = tmp_path / 'doc.md'
+    doc.write_text('<!-- results benchmark=bench columns=AP rows=run:Run -->\n<!-- /results -->\n')
+    tool = [sys.executable, osp.join(ROOT, 'benchmarks', 'update_docs.py'), '--provenance',
+            '--results-dir', str(tmp_path), '--files', str(doc)]
+
+    def relocate(options):
+        (tmp_path / 'config_equivalences.json').write_text(json.dumps({'equivalences': [], 'relocations': [
+            {'from': 'configs/old/retinanet_giou_shapes.py', 'to': 'configs/retinanet/giou.py', 'why': 'moved'},
+            {'from': 'configs/retinanet/giou.py', 'to': CONFIG, 'cfg_options': options, 'why': 'folded'}]}))
+        return subprocess.run(tool, capture_output=True, text=True, cwd=ROOT)
+
+    out = relocate(giou)
+    assert out.returncode == 0 and 'config unchanged' in out.stdout, out.stdout + out.stderr
+    out = relocate([o.replace('GIoULoss', 'DIoULoss') for o in giou])
+    assert out.returncode == 1 and 'CONFIG CHANGED' in out.stdout, out.stdout + out.stderr

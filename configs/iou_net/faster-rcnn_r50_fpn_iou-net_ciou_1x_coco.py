@@ -1,4 +1,0 @@
-# COCO IoU-Net with mmdet's CIoULoss on decoded boxes in the box head (weight 10).
-_base_ = './faster-rcnn_r50_fpn_iou-net_paper_1x_coco.py'  # as the loss rows
-model = dict(roi_head=dict(bbox_head=dict(
-    reg_decoded_bbox=True, loss_bbox=dict(_delete_=True, type='CIoULoss', loss_weight=10.0))))

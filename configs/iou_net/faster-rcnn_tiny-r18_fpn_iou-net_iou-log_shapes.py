@@ -1,6 +1,0 @@
-# Tiny IoU-Net with mmdet's IoULoss (UnitBox, -ln IoU) on decoded boxes in the box head (weight
-# 10, as GIoU/DIoU).
-_base_ = './faster-rcnn_tiny-r18_fpn_iou-net_paper_shapes.py'  # as its results were made
-model = dict(roi_head=dict(bbox_head=dict(
-    reg_decoded_bbox=True,
-    loss_bbox=dict(_delete_=True, type='IoULoss', mode='log', loss_weight=10.0))))

@@ -1,4 +1,0 @@
-# Tiny RetinaNet with mmdet's DIoU loss on decoded boxes instead of L1 on deltas.
-_base_ = './retinanet_tiny-r18_fpn_shapes.py'
-model = dict(bbox_head=dict(reg_decoded_bbox=True,
-                            loss_bbox=dict(_delete_=True, type='DIoULoss', loss_weight=2.0)))

@@ -1,5 +1,0 @@
-# Tiny RetinaNet with UnitBox's IoU loss (-ln IoU, mmdet's IoULoss mode='log') on decoded boxes.
-_base_ = './retinanet_tiny-r18_fpn_shapes.py'
-model = dict(bbox_head=dict(
-    reg_decoded_bbox=True,
-    loss_bbox=dict(_delete_=True, type='IoULoss', mode='log', loss_weight=2.0)))
