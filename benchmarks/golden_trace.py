@@ -32,7 +32,7 @@ FAMILIES = {
     'iou-aware_paper': (
         'configs/iou_aware_retinanet/iou-aware-retinanet_tiny-r18_fpn_paper_shapes.py', []),
     'faster-rcnn': ('configs/faster_rcnn/faster-rcnn_tiny-r18_fpn_shapes.py', []),
-    'iou-net_paper': ('configs/iou_net/faster-rcnn_tiny-r18_fpn_iou-net_paper_shapes.py', []),
+    'iou-net_paper': ('configs/iou_net/faster-rcnn_tiny-r18_fpn_iou-net_gt-jitter_shapes.py', []),
     'iou-net_own-boxes': ('configs/iou_net/faster-rcnn_tiny-r18_fpn_iou-net_shapes.py', []),
     'gfl': ('configs/peers/gfl_tiny-r18_fpn_shapes.py', []),
     'gfl-dgqp': ('configs/peers/gfl-dgqp_tiny-r18_fpn_shapes.py', []),

@@ -162,9 +162,11 @@ def provenance_report(rows, root):
             reason = equivalent.get((prov['config_sha256'], cache[key]))
             if not reason and config in moves:
                 new_path, move_why = moves[config]
-                new_key = (new_path, key[1])
+                # the settings' new home may itself have moved on since (a later rename)
+                new_path, new_options = _relocate(relocated, new_path, options)
+                new_key = (new_path, json.dumps(new_options, sort_keys=True))
                 if new_key not in cache:
-                    cache[new_key] = config_hash_of(new_path, options)
+                    cache[new_key] = config_hash_of(new_path, new_options)
                 if cache[new_key] == prov['config_sha256']:
                     reason = f'now {new_path}: {move_why}'
             if reason:

@@ -4,7 +4,7 @@
 #   python tools/train.py configs/iou_net/faster-rcnn_tiny-r18_fpn_iou-net_retrofit_bccd.py \
 #       --cfg-options model.checkpoint=work_dirs/faster-rcnn/epoch_36.pth
 # The paper's IoU head training (jittered ground truths), as its results were made.
-_base_ = './faster-rcnn_tiny-r18_fpn_iou-net_paper_bccd.py'
+_base_ = './faster-rcnn_tiny-r18_fpn_iou-net_gt-jitter_bccd.py'
 model = dict(_delete_=True, type='IoUBranchRetrofit', detector={{_base_.model}},
              checkpoint=None)
 max_epochs = 12

@@ -97,8 +97,8 @@ def _spec_model_variants():
         cases.append((f'iou-aware_paper_{loss}',
                       'configs/iou_aware_retinanet/iou-aware-retinanet_tiny-r18_fpn_paper_shapes.py',
                       _loss_options('model.bbox_head', loss, 2.0)))
-        cases.append((f'iou-net_paper_{loss}',
-                      'configs/iou_net/faster-rcnn_tiny-r18_fpn_iou-net_paper_shapes.py',
+        cases.append((f'iou-net_gt-jitter_{loss}',
+                      'configs/iou_net/faster-rcnn_tiny-r18_fpn_iou-net_gt-jitter_shapes.py',
                       _loss_options('model.roi_head.bbox_head', loss, 10.0)))
     return cases
 
@@ -214,8 +214,8 @@ def test_default_iou_aware_config_is_the_paper_but_for_the_head(default, paper):
 @pytest.mark.parametrize('tiny,r50', [
     ('configs/iou_net/faster-rcnn_tiny-r18_fpn_iou-net_shapes.py',
      'configs/iou_net/faster-rcnn_r50_fpn_iou-net_1x_coco.py'),
-    ('configs/iou_net/faster-rcnn_tiny-r18_fpn_iou-net_paper_shapes.py',
-     'configs/iou_net/faster-rcnn_r50_fpn_iou-net_paper_1x_coco.py'),
+    ('configs/iou_net/faster-rcnn_tiny-r18_fpn_iou-net_gt-jitter_shapes.py',
+     'configs/iou_net/faster-rcnn_r50_fpn_iou-net_gt-jitter_1x_coco.py'),
     ('configs/iou_aware_retinanet/iou-aware-retinanet_tiny-r18_fpn_shapes.py',
      'configs/iou_aware_retinanet/iou-aware-retinanet_r50_fpn_1x_coco.py'),
     ('configs/iou_aware_retinanet/iou-aware-retinanet_tiny-r18_fpn_paper_shapes.py',

@@ -14,7 +14,7 @@ import iou_aware  # noqa: F401
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 # the paper's training (jittered ground truths only); the default adds own boxes (tested below)
-IOU_NET = osp.join(ROOT, 'configs/iou_net/faster-rcnn_tiny-r18_fpn_iou-net_paper_shapes.py')
+IOU_NET = osp.join(ROOT, 'configs/iou_net/faster-rcnn_tiny-r18_fpn_iou-net_gt-jitter_shapes.py')
 IOU_NET_DEFAULT = osp.join(ROOT, 'configs/iou_net/faster-rcnn_tiny-r18_fpn_iou-net_shapes.py')
 BASELINE = osp.join(ROOT, 'configs/faster_rcnn/faster-rcnn_tiny-r18_fpn_shapes.py')
 init_default_scope('mmdet')

@@ -1,7 +1,7 @@
 # Tiny IoU-Net on BCCD (real images) with the paper's training (IoU head on jittered ground
 # truths only): the same method settings as on shapes.
 _base_ = [
-    '../_base_/models/faster-rcnn_tiny-r18_fpn_iou-net_paper.py',
+    '../_base_/models/faster-rcnn_tiny-r18_fpn_iou-net_gt-jitter.py',
     '../_base_/datasets/bccd_detection.py',
     '../_base_/schedules/bccd_schedule.py',
     '../_base_/tiny_runtime.py',

@@ -1,6 +1,7 @@
-# IoU-Net as the paper has it (Jiang et al. 2018) on the tiny Faster R-CNN: an IoU head on
-# PrRoIPool features trained on jittered ground truths only, IoU-guided NMS and box
-# refinement. The method's settings live here once, for every dataset; the leaf configs set
+# IoU-Net with the paper's training (Jiang et al. 2018) on the tiny Faster R-CNN: an IoU head
+# on PrRoIPool features trained on jittered ground truths only, IoU-guided NMS and box
+# refinement; not the paper's scoring (it scores by cls; this scores cls x predicted IoU, below),
+# hence the name gt-jitter, not paper. The method's settings live here once, for every dataset; the leaf configs set
 # num_classes (box head and IoU head). The project's default (./faster-rcnn_tiny-r18_fpn_iou-net.py)
 # also trains the IoU head on the box head's own boxes.
 # The ablation switches are test_cfg.rcnn options (see IoUNetRoIHead), e.g.
