@@ -143,6 +143,12 @@ def provenance_report(rows, root):
     from benchmarks.provenance import config_hash_of
     lines, changed, cache = [], 0, {}
     equivalent, moves, relocated = _config_history(root)
+
+    def hash_of(config, options):  # a config resolves once per set of options
+        key = (config, json.dumps(options, sort_keys=True))
+        if key not in cache:
+            cache[key] = config_hash_of(config, options)
+        return cache[key]
     for benchmark, run in rows:
         records = sorted(glob.glob(osp.join(root, benchmark, run, 'seed*', '*.json')))
         stamped = [(p, results.read_json(p).get('provenance')) for p in records]
@@ -154,20 +160,15 @@ def provenance_report(rows, root):
         moved, same, why = [], [], set()
         for path, prov in stamped:
             config, options = _relocate(relocated, prov['config'], prov.get('cfg_options'))
-            key = (config, json.dumps(options, sort_keys=True))
-            if key not in cache:
-                cache[key] = config_hash_of(config, options)
-            if cache[key] == prov['config_sha256']:
+            current = hash_of(config, options)
+            if current == prov['config_sha256']:
                 continue
-            reason = equivalent.get((prov['config_sha256'], cache[key]))
+            reason = equivalent.get((prov['config_sha256'], current))
             if not reason and config in moves:
                 new_path, move_why = moves[config]
                 # the settings' new home may itself have moved on since (a later rename)
                 new_path, new_options = _relocate(relocated, new_path, options)
-                new_key = (new_path, json.dumps(new_options, sort_keys=True))
-                if new_key not in cache:
-                    cache[new_key] = config_hash_of(new_path, new_options)
-                if cache[new_key] == prov['config_sha256']:
+                if hash_of(new_path, new_options) == prov['config_sha256']:
                     reason = f'now {new_path}: {move_why}'
             if reason:
                 same.append(path)
