@@ -36,6 +36,18 @@ def num_classes(cfg):
     return head.num_classes
 
 
+def demo_inputs(cfg):
+    """Two random 128x128 images with 3 and 1 boxes of the config's classes."""
+    return demo_mm_inputs(2, image_shapes=(3, 128, 128), num_items=[3, 1],
+                          num_classes=num_classes(cfg))
+
+
+def loss_step(model, packed):
+    """The model's losses on ``packed`` in training mode."""
+    model.train()
+    return model(**model.data_preprocessor(packed, True), mode='loss')
+
+
 def test_configs_are_found():
     names = {osp.basename(p) for p in CONFIGS}
     assert {'retinanet_tiny-r18_fpn_shapes.py', 'faster-rcnn_tiny-r18_fpn_shapes.py',
@@ -50,11 +62,8 @@ def test_configs_are_found():
 def test_config_trains_one_step_and_predicts(path):
     torch.manual_seed(0)
     model, cfg = build_model(path)
-    packed = demo_mm_inputs(2, image_shapes=(3, 128, 128), num_items=[3, 1],
-                            num_classes=num_classes(cfg))
-    model.train()
-    data = model.data_preprocessor(packed, True)
-    losses = model(**data, mode='loss')
+    packed = demo_inputs(cfg)
+    losses = loss_step(model, packed)
     total = sum(v.sum() for k, v in losses.items() if 'loss' in k and isinstance(v, torch.Tensor)) \
         + sum(sum(x.sum() for x in v) for k, v in losses.items() if 'loss' in k and isinstance(v, list))
     assert torch.isfinite(total) and total > 0
@@ -117,10 +126,7 @@ def test_loss_variant_trains_one_step(name, path, options):
     head = model.bbox_head if 'bbox_head' in cfg.model else model.roi_head.bbox_head
     wanted = next(o for o in options if '.loss_bbox.type=' in o).split('=')[1]
     assert type(head.loss_bbox).__name__ == wanted and head.reg_decoded_bbox
-    packed = demo_mm_inputs(2, image_shapes=(3, 128, 128), num_items=[3, 1],
-                            num_classes=num_classes(cfg))
-    model.train()
-    losses = model(**model.data_preprocessor(packed, True), mode='loss')
+    losses = loss_step(model, demo_inputs(cfg))
     box_loss = sum(v.sum() if isinstance(v, torch.Tensor) else sum(x.sum() for x in v)
                    for k, v in losses.items() if 'loss_bbox' in k)
     assert torch.isfinite(box_loss) and box_loss > 0
